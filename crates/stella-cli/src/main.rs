@@ -1,0 +1,51 @@
+//! `stella`: the command-line front of Stella.
+//!
+//! Each subcommand lives in its own module and calls library crates; no scan logic lives here.
+//! Errors are reported on stderr with their chain of causes and mapped to documented exit codes.
+
+#[macro_use]
+mod exit;
+mod progress;
+mod scan;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Stella: container security scanning you can reproduce and audit.
+#[derive(Parser)]
+#[command(name = "stella", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inventory an image or a directory and write a report or an SBOM.
+    Scan(scan::ScanArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Scan(args) => scan::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source.source();
+            while let Some(s) = source {
+                eprintln!("  caused by: {s}");
+                source = s.source();
+            }
+            ExitCode::from(e.code as u8)
+        }
+    }
+}

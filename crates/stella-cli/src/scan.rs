@@ -1,0 +1,286 @@
+//! `stella scan`.
+
+use crate::exit::{self, CliError};
+use crate::progress::BarProgress;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use stella_image::{LayerLimits, Platform};
+use stella_model::Inventory;
+use stella_scanner::{ScanOptions, ScanOutcome};
+use stella_store::{DataDir, LayerCache};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A human-readable table of packages.
+    Table,
+    /// Stella's own versioned JSON report (docs/report.md).
+    Json,
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    Cyclonedx,
+    Spdx,
+}
+
+#[derive(Args)]
+#[command(after_help = exit_codes_help!(), after_long_help = concat!(
+"Targets:
+  docker://REF                 pull from a registry (OCI distribution API), e.g. docker://alpine:3.20
+  docker-archive:PATH[:REF]    a `docker save` tarball
+  oci:DIR[:TAG]                an OCI image layout directory
+  oci-archive:PATH[:TAG]       a tarball of an OCI image layout
+  dir:PATH                     a root filesystem; dir:/ scans this machine
+  PATH                         any of the above, recognised by its content
+
+Registry credentials come from $REGISTRY_AUTH_FILE or ~/.docker/config.json; localhost and
+127.0.0.1 are reached over plain HTTP, other hosts only with --insecure-registry.
+All state lives in the data directory ($STELLA_DATA_DIR, default: the user's data directory).
+Set SOURCE_DATE_EPOCH to pin the time written into outputs; otherwise the image's `created`
+time is used, so two scans of one image give byte-identical files.
+Logs: RUST_LOG=debug (to stderr).
+
+Examples:
+  stella scan dir:/
+  stella scan docker://alpine:latest --sbom-format=spdx -o alpine.spdx.json
+  stella scan oci:./layout:v1 --format cyclonedx
+  stella scan docker-archive:image.tar --format json
+
+", exit_codes_help!()))]
+pub struct ScanArgs {
+    /// What to scan (see Targets below).
+    pub target: String,
+    /// What to write.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write an SBOM in this format (the same as --format cyclonedx|spdx).
+    #[arg(long, value_enum, conflicts_with = "format")]
+    pub sbom_format: Option<SbomFormat>,
+    /// Write to FILE instead of stdout (atomically: a failed scan leaves no file).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Platform to pick from a multi-platform image.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", default_value = "linux/amd64", value_parser = parse_platform)]
+    pub platform: Platform,
+    /// Registry host[:port] to reach over plain HTTP (localhost and 127.0.0.1 always are).
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// Neither read nor write the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Keep the layer cache in DIR instead of the data directory.
+    #[arg(long, value_name = "DIR", env = "STELLA_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Most bytes one layer may decompress to (suffixes K, M, G, T: powers of 1024).
+    #[arg(long, value_name = "SIZE", env = "STELLA_MAX_LAYER_SIZE", value_parser = parse_size)]
+    pub max_layer_size: Option<u64>,
+    /// Print nothing but the output and errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+fn parse_platform(s: &str) -> Result<Platform, String> {
+    s.parse()
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((i, _)) => {
+            let unit = s[i..].to_ascii_uppercase();
+            let mult: u64 = match unit.trim_end_matches("IB").trim_end_matches('B') {
+                "" => 1,
+                "K" => 1 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                _ => return Err(format!("unknown size unit in {s:?} (use K, M, G or T)")),
+            };
+            (&s[..i], mult)
+        }
+        None => (s, 1),
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a size such as 512M or 2G"))
+}
+
+pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
+    let format = match args.sbom_format {
+        Some(SbomFormat::Cyclonedx) => Format::Cyclonedx,
+        Some(SbomFormat::Spdx) => Format::Spdx,
+        None => args.format,
+    };
+    let cache = if args.no_cache {
+        None
+    } else {
+        let dir = match &args.cache_dir {
+            Some(d) => d.clone(),
+            None => DataDir::resolve().map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?.layer_cache_dir(),
+        };
+        match LayerCache::open(&dir) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                tracing::warn!("scanning without the layer cache: {e}");
+                None
+            }
+        }
+    };
+    let mut limits = LayerLimits::default();
+    if let Some(max) = args.max_layer_size {
+        limits.max_layer_bytes = max;
+    }
+    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
+            CliError::new(2, anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))
+        })?),
+        _ => None,
+    };
+    let opts = ScanOptions {
+        platform: args.platform.clone(),
+        insecure_registries: args.insecure_registries.clone(),
+        limits,
+        cache,
+        source_date_epoch,
+        ..Default::default()
+    };
+    let progress = BarProgress::new(args.quiet);
+    let outcome = stella_scanner::scan(&args.target, &opts, &progress);
+    progress.finish();
+    let outcome = outcome.map_err(|e| CliError::new(exit::BAD_INPUT, e))?;
+    tracing::info!(
+        layers = outcome.stats.layers,
+        read = outcome.stats.layers_read,
+        cached = outcome.stats.layers_from_cache,
+        bytes = outcome.stats.bytes_read,
+        "scan finished"
+    );
+    let bytes = render(format, &outcome).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
+    match &args.output {
+        Some(path) => write_atomically(path, &bytes).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            match out.write_all(&bytes).and_then(|_| out.flush()) {
+                Ok(()) => {}
+                // The reader went away (`stella scan … | head`): not an error, as for any filter.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(exit::OK)),
+                Err(e) => {
+                    return Err(CliError::new(exit::OUTPUT_FAILED, anyhow::Error::new(e).context("writing to stdout")));
+                }
+            }
+        }
+    }
+    if !args.quiet {
+        for w in &outcome.inventory.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    Ok(ExitCode::from(exit::OK))
+}
+
+fn render(format: Format, outcome: &ScanOutcome) -> anyhow::Result<Vec<u8>> {
+    let opts = stella_sbom::EncodeOptions {
+        timestamp: outcome.timestamp.clone(),
+        tool_name: "stella".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let inv = &outcome.inventory;
+    Ok(match format {
+        Format::Table => table(inv).into_bytes(),
+        Format::Json => stella_sbom::report_json(inv, &opts)?,
+        Format::Cyclonedx => stella_sbom::cyclonedx_json(inv, &opts)?,
+        Format::Spdx => stella_sbom::spdx_json(inv, &opts)?,
+    })
+}
+
+fn table(inv: &Inventory) -> String {
+    let mut s = String::new();
+    let img = &inv.image;
+    s.push_str(&format!("Target:   {}\n", img.reference));
+    if let Some(d) = &img.manifest_digest {
+        s.push_str(&format!("Digest:   {d}\n"));
+    }
+    if let Some(d) = &inv.distro {
+        s.push_str(&format!(
+            "OS:       {}\n",
+            d.pretty_name.clone().unwrap_or_else(|| d.purl_qualifier())
+        ));
+    }
+    s.push_str(&format!("Layers:   {}\n", img.layers.len()));
+    s.push_str(&format!("Packages: {}\n\n", inv.packages.len()));
+    let rows: Vec<[String; 4]> = inv
+        .packages
+        .iter()
+        .map(|p| {
+            [
+                p.name.clone(),
+                p.version.clone(),
+                p.kind.as_str().to_string(),
+                p.layer.as_ref().map(|d| d.hex()[..12].to_string()).unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "VERSION", "TYPE", "LAYER"];
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 4]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        )
+    };
+    s.push_str(&line(header));
+    for r in &rows {
+        s.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
+    }
+    s
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place, so readers
+/// never see half a file and a failure leaves nothing behind.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all().ok();
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("512").unwrap(), 512);
+        assert_eq!(parse_size("1K").unwrap(), 1024);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("3m").unwrap(), 3 << 20);
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("lots").is_err());
+    }
+}

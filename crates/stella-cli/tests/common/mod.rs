@@ -1,0 +1,110 @@
+//! Helpers shared by the CLI's integration tests: running the real `stella` binary, and
+//! building small OCI layouts from hand-made layers (for the hostile-input tests; the real
+//! images come from tests/images/build-test-images.sh).
+
+#![allow(dead_code)]
+
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn stella() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_stella"));
+    c.env_remove("SOURCE_DATE_EPOCH").env_remove("RUST_LOG");
+    c
+}
+
+/// Runs `stella` with its data directory in `data`.
+pub fn run(data: &Path, args: &[&str]) -> Output {
+    stella().env("STELLA_DATA_DIR", data).args(args).output().expect("run stella")
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    hex(&Sha256::digest(b))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One tar entry of a hand-made layer. Paths are written into the header raw, so hostile
+/// names (`../x`, `/etc/x`) that the `tar` crate's builder refuses can be made.
+pub enum Entry<'a> {
+    File(&'a str, &'a [u8]),
+    Symlink(&'a str, &'a str),
+    Dir(&'a str),
+}
+
+pub fn tar_layer(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        let mut h = tar::Header::new_old();
+        let (name, data, kind, link): (&str, &[u8], tar::EntryType, &str) = match e {
+            Entry::File(n, d) => (n, d, tar::EntryType::Regular, ""),
+            Entry::Symlink(n, t) => (n, b"", tar::EntryType::Symlink, t),
+            Entry::Dir(n) => (n, b"", tar::EntryType::Directory, ""),
+        };
+        {
+            let old = h.as_old_mut();
+            old.name[..name.len()].copy_from_slice(name.as_bytes());
+            old.linkname[..link.len()].copy_from_slice(link.as_bytes());
+        }
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(1_700_000_000);
+        h.set_entry_type(kind);
+        h.set_cksum();
+        out.extend_from_slice(h.as_bytes());
+        out.extend_from_slice(data);
+        let pad = (512 - data.len() % 512) % 512;
+        out.extend(std::iter::repeat_n(0u8, pad));
+    }
+    out.extend(std::iter::repeat_n(0u8, 1024));
+    out
+}
+
+pub fn gzip(b: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+/// Writes an OCI layout at `dir` with one image (tag `latest`) made of `layers` (raw blob
+/// bytes, as stored). `diff_ids` are computed from the uncompressed tars given in `tars`.
+pub fn oci_layout(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |b: &[u8]| {
+        let h = sha256_hex(b);
+        std::fs::write(blobs.join(&h), b).unwrap();
+        (format!("sha256:{h}"), b.len())
+    };
+    let layer_descs: Vec<serde_json::Value> = layers
+        .iter()
+        .map(|l| {
+            let (d, n) = put(l);
+            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": d, "size": n})
+        })
+        .collect();
+    let config = serde_json::json!({
+        "created": "2024-01-02T03:04:05Z", "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| format!("sha256:{}", sha256_hex(l))).collect::<Vec<_>>()},
+    });
+    let (cd, cn) = put(serde_json::to_vec(&config).unwrap().as_slice());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cn},
+        "layers": layer_descs,
+    });
+    let (md, mn) = put(serde_json::to_vec(&manifest).unwrap().as_slice());
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": mn,
+        "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    dir.to_path_buf()
+}
+
+pub const OS_RELEASE: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n";
+pub const STATUS: &[u8] = b"Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u5\n\n";
