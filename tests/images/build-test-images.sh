@@ -378,11 +378,12 @@ check_layers zstd 1 'tar\+zstd$'
 zstd -q -t "$(blob "$L" "$(layers_of "$L" zstd | cut -f2)")" || die "zstd layer does not decompress"
 
 wh_layer=$(blob "$L" "$(layers_of "$L" whiteout | sed -n 2p | cut -f2)")
-tar tzf "$wh_layer" >"$W/layer2.txt"
-if sed 's#^\./##; s#^/##' "$W/layer2.txt" | grep -qx "${DELETE_FILE#/}"; then die "layer 2 re-adds $DELETE_FILE"; fi
-if sed 's#^\./##; s#^/##' "$W/layer2.txt" | grep -q '^dev/'; then die "layer 2 touches /dev"; fi
+# Listings go to files first: `producer | grep -q` fails under pipefail when grep exits early.
+tar tzf "$wh_layer" | sed 's#^\./##; s#^/##' >"$W/layer2.txt"
+if grep -qx "${DELETE_FILE#/}" "$W/layer2.txt"; then die "layer 2 re-adds $DELETE_FILE"; fi
+if grep -q '^dev/' "$W/layer2.txt"; then die "layer 2 touches /dev"; fi
 del=${DELETE_FILE#/}
-sed 's#^\./##; s#^/##' "$W/layer2.txt" | grep -qx "${del%/*}/\.wh\.${del##*/}" \
+grep -qx "${del%/*}/\.wh\.${del##*/}" "$W/layer2.txt" \
   || die "layer 2 has no whiteout for $DELETE_FILE"
 grep -q "/\.wh\.$REMOVE_PKG\.list\$" "$W/layer2.txt" \
   || die "layer 2 has no whiteout for var/lib/dpkg/info/$REMOVE_PKG.list"
@@ -393,8 +394,10 @@ grep -q "${OPAQUE_DIR#/}/\.wh\.\.wh\.\.opq\$" "$W/layer3.txt" \
 umoci unpack --image "$L:opaque" "$W/unpack-op" >/dev/null
 [[ $(ls -A "$W/unpack-op/rootfs$OPAQUE_DIR") == "$OPAQUE_FILE" ]] \
   || die "unpacked opaque image: $OPAQUE_DIR should hold only $OPAQUE_FILE, has: $(ls -A "$W/unpack-op/rootfs$OPAQUE_DIR")"
-tar tf "$B/docker-archive.tar" | grep -qx manifest.json || die "docker-archive.tar has no manifest.json"
-tar tf "$B/oci-archive.tar" | grep -qx index.json || die "oci-archive.tar has no index.json"
+tar tf "$B/docker-archive.tar" >"$W/docker-archive.txt"
+grep -qx manifest.json "$W/docker-archive.txt" || die "docker-archive.tar has no manifest.json"
+tar tf "$B/oci-archive.tar" >"$W/oci-archive.txt"
+grep -qx index.json "$W/oci-archive.txt" || die "oci-archive.tar has no index.json"
 
 # --- 8. manifest, stamp, atomic rename ------------------------------------------------------
 FB=$OUT/$SUITE

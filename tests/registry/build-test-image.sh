@@ -43,7 +43,9 @@ descriptor() { # tag -> "digest size"
 }
 read -r amd_digest amd_size <<<"$(descriptor amd64)"
 read -r arm_digest arm_size <<<"$(descriptor arm64)"
-[ -n "$amd_digest" ] && [ -n "$arm_digest" ] || { echo "build-test-image.sh: could not read manifests from $out/index.json" >&2; exit 1; }
+if [ -z "$amd_digest" ] || [ -z "$arm_digest" ]; then
+  echo "build-test-image.sh: could not read manifests from $out/index.json" >&2; exit 1
+fi
 index='{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":['
 index+="{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$amd_digest\",\"size\":$amd_size,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
 index+="{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"$arm_digest\",\"size\":$arm_size,\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}}"

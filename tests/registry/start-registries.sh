@@ -59,10 +59,7 @@ if [ "$ports_given" = 0 ] && [ -f "$env_file" ]; then
   fi
 fi
 # Stop leftovers of an earlier run from this state dir before starting anew.
-if [ -f "$state_dir/pids" ]; then
-  while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$state_dir/pids"
-  rm -f "$state_dir/pids"
-fi
+bash "$(dirname "$0")/stop-registries.sh" "$state_dir"
 
 picked=" "
 free_port() {
@@ -144,7 +141,9 @@ start_one() { # name requested-port -> prints the port it listens on
     nohup "$registry_bin" serve "$state_dir/$name.yml" >"$state_dir/logs/$name.log" 2>&1 </dev/null &
     pid=$!
     for _ in $(seq 1 100); do
-      if port_open "$port"; then echo "$pid" >>"$state_dir/pids"; echo "$port"; return 0; fi
+      if port_open "$port" && kill -0 "$pid" 2>/dev/null; then
+        echo "$pid" >>"$state_dir/pids"; echo "$port"; return 0
+      fi
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.05
     done

@@ -88,7 +88,7 @@ pub struct ScanArgs {
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
-    s.parse()
+    s.parse::<Platform>().map_err(|e| e.to_string())
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {

@@ -4,7 +4,7 @@ use crate::archive::TarIndex;
 use crate::layer::{Compression, sniff_compression};
 use crate::manifest::{Descriptor, ImageConfig, MAX_METADATA_BYTES, parse_json};
 use crate::source::{ImageSource, image_info};
-use crate::verify::VerifyingReader;
+use stella_registry::VerifyingReader;
 use crate::ImageError;
 use serde::Deserialize;
 use std::io::Read;
@@ -157,7 +157,7 @@ impl ImageSource for DockerArchiveSource {
         Ok(Box::new(VerifyingReader::new(
             raw,
             layer.digest.clone(),
-            Some(layer.size),
+            layer.size,
             format!("layer {} of {}", self.members[index], self.index.path().display()),
         )))
     }

@@ -22,7 +22,6 @@ mod manifest;
 mod registry_source;
 mod source;
 mod target;
-mod verify;
 
 pub use archive::{TarIndex, sniff_archive};
 pub use dir::walk_dir;
@@ -35,4 +34,4 @@ pub use layer::{
 pub use manifest::Platform;
 pub use source::{ImageSource, SourceOptions, open_source};
 pub use target::{ArchiveKind, Target};
-pub use verify::VerifyingReader;
+pub use stella_registry::VerifyingReader;

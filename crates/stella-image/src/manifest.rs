@@ -77,64 +77,11 @@ pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str, source: &
     serde_json::from_slice(bytes).map_err(|e| ImageError::bad_image(source, format!("{what} is not valid: {e}")))
 }
 
-/// An `os/arch[/variant]` platform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
-}
+pub use stella_registry::Platform;
 
-impl Default for Platform {
-    fn default() -> Self {
-        Platform {
-            os: "linux".into(),
-            architecture: "amd64".into(),
-            variant: None,
-        }
-    }
-}
-
-impl std::str::FromStr for Platform {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: None,
-            }),
-            [os, arch, variant] if !os.is_empty() && !arch.is_empty() && !variant.is_empty() => Ok(Platform {
-                os: os.to_string(),
-                architecture: arch.to_string(),
-                variant: Some(variant.to_string()),
-            }),
-            _ => Err(format!("platform {s:?} is not of the form os/arch[/variant], e.g. linux/arm64/v8")),
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.os, self.architecture)?;
-        if let Some(v) = &self.variant {
-            write!(f, "/{v}")?;
-        }
-        Ok(())
-    }
-}
-
-impl Platform {
-    /// Whether a descriptor's platform matches. A requested variant must match exactly; with
-    /// none requested, any variant of the architecture matches (first in index order wins).
-    pub fn matches(&self, p: &DescriptorPlatform) -> bool {
-        p.os == self.os
-            && p.architecture == self.architecture
-            && match &self.variant {
-                Some(v) => p.variant.as_deref() == Some(v.as_str()),
-                None => true,
-            }
+impl DescriptorPlatform {
+    fn to_platform(&self) -> Platform {
+        Platform::new(&self.os, &self.architecture, self.variant.as_deref())
     }
 }
 
@@ -147,17 +94,14 @@ pub fn select_platform<'a>(
     manifests
         .iter()
         .filter(|d| !d.is_index())
-        .find(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)))
+        .find(|d| d.platform.as_ref().is_some_and(|p| platform.accepts(&p.to_platform())))
         .ok_or_else(|| ImageError::NoMatchingPlatform {
             source_name: source.to_string(),
             platform: platform.to_string(),
             available: manifests
                 .iter()
                 .filter_map(|d| d.platform.as_ref())
-                .map(|p| match &p.variant {
-                    Some(v) => format!("{}/{}/{}", p.os, p.architecture, v),
-                    None => format!("{}/{}", p.os, p.architecture),
-                })
+                .map(|p| p.to_platform().to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
         })

@@ -4,7 +4,7 @@ use crate::archive::TarIndex;
 use crate::manifest::{
     Descriptor, ImageConfig, MAX_METADATA_BYTES, ManifestOrIndex, Platform, parse_json, select_platform,
 };
-use crate::verify::VerifyingReader;
+use stella_registry::VerifyingReader;
 use crate::{ImageError, Target};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -110,15 +110,22 @@ impl BlobStore {
         }
     }
 
-    /// A small blob read whole and verified.
+    /// A small blob (manifest, config) read whole, bounded, and checked against its digest.
     fn read_blob(&self, digest: &Digest, what: &str) -> Result<Vec<u8>, ImageError> {
         let mut out = Vec::new();
-        let reader = self.open_blob(digest)?;
-        let mut v = VerifyingReader::new(reader.take(MAX_METADATA_BYTES + 1), digest.clone(), None, format!("{what} {digest}"));
-        v.read_to_end(&mut out)
+        self.open_blob(digest)?
+            .take(MAX_METADATA_BYTES + 1)
+            .read_to_end(&mut out)
             .map_err(|e| ImageError::bad_image(self.name(), format!("{what} {digest}: {e}")))?;
         if out.len() as u64 > MAX_METADATA_BYTES {
             return Err(ImageError::bad_image(self.name(), format!("{what} {digest} is larger than {MAX_METADATA_BYTES} bytes")));
+        }
+        let actual = Digest::sha256_of(&out);
+        if digest.algorithm_name() == "sha256" && actual != *digest {
+            return Err(ImageError::bad_image(
+                self.name(),
+                format!("{what} {digest}: digest mismatch: the blob hashes to {actual}"),
+            ));
         }
         Ok(out)
     }
@@ -249,7 +256,7 @@ impl ImageSource for OciSource {
         Ok(Box::new(VerifyingReader::new(
             raw,
             layer.digest.clone(),
-            Some(layer.size),
+            layer.size,
             format!("layer {} of {}", layer.digest, self.store.name()),
         )))
     }

@@ -161,62 +161,10 @@ impl RegistryClient {
     /// Fetch the manifest (following an OCI index / Docker manifest list to the requested
     /// platform), verify its digest, fetch and verify the config blob.
     pub fn resolve(&self, r: &ImageReference) -> Result<ResolvedImage, RegistryError> {
+        r.validate()?;
         let wanted = &self.opts.platform;
-        let mut fetched = self.fetch_manifest(r, &r.reference(), r.digest.as_ref())?;
-        let mut index_digest = None;
-        let mut entry_platform = None;
-        let mut depth = 0;
-        loop {
-            let loc = location(r, &fetched.digest.to_string());
-            match kind_of(&fetched.media_type) {
-                ManifestKind::Image => break,
-                ManifestKind::Unsupported => {
-                    return Err(RegistryError::UnsupportedMediaType {
-                        image: location(r, &r.reference()).into(),
-                        what: "manifest".to_string(),
-                        media_type: fetched.media_type,
-                    });
-                }
-                ManifestKind::Index => {}
-            }
-            depth += 1;
-            if depth > 2 {
-                return Err(invalid(
-                    &loc,
-                    "manifest",
-                    "image indexes nested more than twice",
-                ));
-            }
-            let index: ImageIndex = serde_json::from_slice(&fetched.bytes)
-                .map_err(|e| invalid(&loc, "image index", &e.to_string()))?;
-            let chosen = select_manifest(&index, wanted).map_err(|available| {
-                RegistryError::NoManifestForPlatform {
-                    image: location(r, &r.reference()).into(),
-                    wanted: wanted.clone(),
-                    available,
-                }
-            })?;
-            if chosen.size() > self.opts.max_manifest_bytes {
-                return Err(RegistryError::TooLarge {
-                    image: loc.into(),
-                    what: format!("manifest {}", chosen.digest()),
-                    limit: self.opts.max_manifest_bytes,
-                });
-            }
-            let digest = parse_digest(chosen.digest().as_ref(), &loc, "image index")?;
-            entry_platform = descriptor_platform(chosen);
-            index_digest.get_or_insert(fetched.digest.clone());
-            let child = self.fetch_manifest(r, &digest.to_string(), Some(&digest))?;
-            if child.bytes.len() as u64 != chosen.size() {
-                return Err(RegistryError::SizeMismatch {
-                    image: location(r, &digest.to_string()).into(),
-                    what: "manifest".to_string(),
-                    expected: chosen.size(),
-                    actual: child.bytes.len() as u64,
-                });
-            }
-            fetched = child;
-        }
+        let top = self.fetch_manifest(r, &r.reference(), r.digest.as_ref())?;
+        let (fetched, index_digest, entry_platform) = self.descend_indexes(r, top)?;
 
         let loc = location(r, &fetched.digest.to_string());
         let manifest: ImageManifest = serde_json::from_slice(&fetched.bytes)
@@ -254,11 +202,13 @@ impl RegistryClient {
             _ => entry_platform.unwrap_or_else(|| wanted.clone()),
         };
         if !wanted.accepts(&platform) {
+            // A single-platform image is used whatever its platform (as docker and
+            // go-containerregistry do); the caller sees which in `ResolvedImage::platform`.
             tracing::warn!(
                 image = %r,
                 wanted = %wanted,
                 actual = %platform,
-                "single-platform image is not for the requested platform"
+                "the image's platform is not the requested one"
             );
         }
         let layers = manifest
@@ -284,6 +234,70 @@ impl RegistryClient {
         })
     }
 
+    /// From a fetched manifest, follows image indexes (at most two levels) to the manifest for
+    /// the requested platform. Returns it, the digest of the outermost index if there was one,
+    /// and the platform its index entry declared.
+    fn descend_indexes(
+        &self,
+        r: &ImageReference,
+        mut fetched: FetchedManifest,
+    ) -> Result<(FetchedManifest, Option<Digest>, Option<Platform>), RegistryError> {
+        let wanted = &self.opts.platform;
+        let mut index_digest = None;
+        let mut entry_platform = None;
+        for depth in 0.. {
+            let loc = location(r, &fetched.digest.to_string());
+            match kind_of(&fetched.media_type) {
+                ManifestKind::Image => break,
+                ManifestKind::Unsupported => {
+                    return Err(RegistryError::UnsupportedMediaType {
+                        image: location(r, &r.reference()).into(),
+                        what: "manifest".to_string(),
+                        media_type: fetched.media_type,
+                    });
+                }
+                ManifestKind::Index if depth >= 2 => {
+                    return Err(invalid(
+                        &loc,
+                        "manifest",
+                        "image indexes nested more than twice",
+                    ));
+                }
+                ManifestKind::Index => {}
+            }
+            let index: ImageIndex = serde_json::from_slice(&fetched.bytes)
+                .map_err(|e| invalid(&loc, "image index", &e.to_string()))?;
+            let chosen = select_manifest(&index, wanted).map_err(|available| {
+                RegistryError::NoManifestForPlatform {
+                    image: location(r, &r.reference()).into(),
+                    wanted: wanted.clone(),
+                    available,
+                }
+            })?;
+            if chosen.size() > self.opts.max_manifest_bytes {
+                return Err(RegistryError::TooLarge {
+                    image: loc.into(),
+                    what: format!("manifest {}", chosen.digest()),
+                    limit: self.opts.max_manifest_bytes,
+                });
+            }
+            let digest = parse_digest(chosen.digest().as_ref(), &loc, "image index")?;
+            entry_platform = descriptor_platform(chosen);
+            index_digest.get_or_insert(fetched.digest.clone());
+            let child = self.fetch_manifest(r, &digest.to_string(), Some(&digest))?;
+            if child.bytes.len() as u64 != chosen.size() {
+                return Err(RegistryError::SizeMismatch {
+                    image: location(r, &digest.to_string()).into(),
+                    what: "manifest".to_string(),
+                    expected: chosen.size(),
+                    actual: child.bytes.len() as u64,
+                });
+            }
+            fetched = child;
+        }
+        Ok((fetched, index_digest, entry_platform))
+    }
+
     /// Stream a blob; the returned reader hashes as it is read and returns an io::Error (kind
     /// InvalidData, message naming the expected and actual digest) at EOF on mismatch, and an
     /// error if more bytes than `size` arrive.
@@ -293,6 +307,7 @@ impl RegistryClient {
         digest: &Digest,
         size: u64,
     ) -> Result<Box<dyn Read + Send>, RegistryError> {
+        r.validate()?;
         let loc = location(r, &digest.to_string());
         let what = format!("blob {digest}");
         let resp = self.get(&loc, &format!("blobs/{digest}"), None, &what)?;
@@ -648,8 +663,9 @@ impl RegistryClient {
             .ok_or_else(|| {
                 token_error("the token response has neither token nor access_token".to_string())
             })?;
-        // The token spec: absent or short lifetimes mean 60 seconds. Renew a little early.
-        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).max(60));
+        // The token spec: absent or short lifetimes mean 60 seconds. Renew a little early, and
+        // at least hourly whatever the service says.
+        let lifetime = Duration::from_secs(parsed.expires_in.unwrap_or(60).clamp(60, 3600));
         let expires = Instant::now() + lifetime - Duration::from_secs(10);
         self.tokens
             .lock()
@@ -872,8 +888,12 @@ fn digest_like(bytes: &[u8], like: &Digest) -> Digest {
     h.finish()
 }
 
+/// 429 and server errors, except those that say the request itself will never work.
 fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status.is_server_error()
+            && status != StatusCode::NOT_IMPLEMENTED
+            && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED)
 }
 
 fn header_str<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {

@@ -34,6 +34,21 @@ impl ImageReference {
         }
     }
 
+    /// Checks fields set by hand (they are public) against the grammar `from_str` enforces, so
+    /// that nothing odd reaches a URL.
+    pub fn validate(&self) -> Result<(), RegistryError> {
+        let err = |reason: String| RegistryError::InvalidReference {
+            input: self.to_string(),
+            reason,
+        };
+        validate_registry(&self.registry).map_err(err)?;
+        validate_repository(&self.repository).map_err(err)?;
+        if let Some(tag) = &self.tag {
+            validate_tag(tag).map_err(err)?;
+        }
+        Ok(())
+    }
+
     /// Registry, repository and reference, as named in errors.
     pub fn location(&self) -> ImageLocation {
         ImageLocation {
@@ -382,6 +397,23 @@ mod tests {
         let r = parse("[::1]:5000/foo:v2");
         assert_eq!(r.registry, "[::1]:5000");
         assert_eq!(r.tag.as_deref(), Some("v2"));
+    }
+
+    #[test]
+    fn hand_built_references_are_validated() {
+        let mut r = parse("localhost:5000/foo/bar:1");
+        assert!(r.validate().is_ok());
+        r.repository = "../../etc".to_string();
+        assert!(matches!(
+            r.validate(),
+            Err(RegistryError::InvalidReference { .. })
+        ));
+        let mut r = parse("localhost:5000/foo/bar:1");
+        r.registry = "evil.example/path?".to_string();
+        assert!(r.validate().is_err());
+        let mut r = parse("localhost:5000/foo/bar:1");
+        r.tag = Some("a/b".to_string());
+        assert!(r.validate().is_err());
     }
 
     #[test]

@@ -329,6 +329,11 @@ pub(crate) fn split_contact(s: &str) -> (String, Option<String>) {
     if let (Some(open), true) = (s.rfind('<'), s.ends_with('>')) {
         let email = s[open + 1..s.len() - 1].trim();
         let name = s[..open].trim();
+        // Maintainer fields sometimes hold a URL in the angle brackets; only an address is
+        // an e-mail (CycloneDX validates it as `idn-email`).
+        if !looks_like_email(email) {
+            return (s.to_string(), None);
+        }
         if !email.is_empty() && !name.is_empty() {
             return (name.to_string(), Some(email.to_string()));
         }
@@ -337,6 +342,20 @@ pub(crate) fn split_contact(s: &str) -> (String, Option<String>) {
         }
     }
     (s.to_string(), None)
+}
+
+/// `local@domain` with no spaces, slashes or colons: enough to tell an address from a URL.
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !s.contains(['/', ' ', ':', '<', '>'])
+                && s.matches('@').count() == 1
+        }
+        None => false,
+    }
 }
 
 /// Whether a supplier is an organisation rather than a person. RPM vendors always are; for
@@ -527,6 +546,14 @@ mod tests {
             Err(SbomError::InvalidTimestamp { .. })
         ));
         assert!(normalize_timestamp("2024-06-01 12:00").is_err());
+    }
+
+    #[test]
+    fn a_url_in_angle_brackets_is_not_an_email() {
+        let (name, email) = split_contact("Google Cloud SDK <https://code.google.com/p/google-cloud-sdk/>");
+        assert_eq!(name, "Google Cloud SDK <https://code.google.com/p/google-cloud-sdk/>");
+        assert_eq!(email, None);
+        assert_eq!(split_contact("A <a@b.org>").1.as_deref(), Some("a@b.org"));
     }
 
     #[test]

@@ -108,3 +108,75 @@ pub fn oci_layout(dir: &Path, layers: &[Vec<u8>]) -> PathBuf {
 
 pub const OS_RELEASE: &[u8] = b"ID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n";
 pub const STATUS: &[u8] = b"Package: base-files\nStatus: install ok installed\nArchitecture: amd64\nVersion: 12.4+deb12u5\n\n";
+
+/// Paths of the real test images built by `tests/images/build-test-images.sh` (debootstrap +
+/// umoci + skopeo), built on first use and cached outside the clone. `None` (with the reason
+/// printed) when they cannot be built outside CI; in CI a failure to build them fails the test.
+pub fn test_images() -> Option<&'static std::collections::BTreeMap<String, String>> {
+    use std::sync::OnceLock;
+    static IMAGES: OnceLock<Result<std::collections::BTreeMap<String, String>, String>> = OnceLock::new();
+    let r = IMAGES.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/images/build-test-images.sh");
+        let out = Command::new("bash").arg(&script).output().map_err(|e| format!("{}: {e}", script.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "{} failed:\n{}\n{}",
+                script.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let dir = std::env::var("STELLA_TEST_IMAGES").ok().map(PathBuf::from).unwrap_or_else(|| {
+            let cache = std::env::var("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache"));
+            cache.join("stella/test-images")
+        });
+        let env = std::fs::read_to_string(dir.join("manifest.env")).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(env
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').trim_matches('\'').to_string()))
+            .collect())
+    });
+    match r {
+        Ok(m) => Some(m),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping: the test images could not be built outside CI: {e}");
+            None
+        }
+        Err(e) => panic!("the test images could not be built: {e}"),
+    }
+}
+
+/// `name\tversion\tarch` lines of a JSON report's packages, sorted as `LC_ALL=C sort` would.
+pub fn inventory_tsv(report: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(report).expect("JSON report");
+    let mut lines: Vec<String> = v["packages"]
+        .as_array()
+        .expect("packages array")
+        .iter()
+        .map(|p| {
+            format!(
+                "{}\t{}\t{}",
+                p["name"].as_str().unwrap_or(""),
+                p["version"].as_str().unwrap_or(""),
+                p["arch"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+pub fn read_tsv(path: &str) -> Vec<String> {
+    let mut l: Vec<String> = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    l.sort();
+    l
+}

@@ -22,23 +22,20 @@ pub fn scripts_dir() -> PathBuf {
 /// Whether the registry tools are installed. Without them a test is skipped with a printed
 /// reason, except under CI (env `CI` set), where that is a failure.
 pub fn registry_tools_available() -> bool {
-    let missing: Vec<&str> = [
-        "/usr/bin/docker-registry",
-        "skopeo",
-        "umoci",
-        "htpasswd",
-        "openssl",
-    ]
-    .into_iter()
-    .filter(|tool| {
-        !Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-    .collect();
+    // start-registries.sh honours the same override.
+    let registry = std::env::var("STELLA_DOCKER_REGISTRY")
+        .unwrap_or_else(|_| "/usr/bin/docker-registry".to_string());
+    let missing: Vec<&str> = [registry.as_str(), "skopeo", "umoci", "htpasswd", "openssl"]
+        .into_iter()
+        .filter(|tool| {
+            !Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {tool}"))
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+        .collect();
     if missing.is_empty() {
         return true;
     }
