@@ -126,6 +126,37 @@ impl<R: Read> Read for LimitedReader<R> {
     }
 }
 
+/// Supplies the zero padding and end-of-archive blocks a layer's tar stream lacks.
+///
+/// Some writers (umoci 0.4.7, for one) end a layer right after the last file's data, without
+/// the block padding and the two zero blocks. The bytes that are there are whole and, for
+/// every image source, checked against the layer's digest, so completing the framing reads
+/// such layers the way container runtimes do without accepting anything unverified. A
+/// stream cut inside an entry's data still fails: the padding is at most 1.5 KiB of zeros.
+struct TrailerPad<R> {
+    inner: R,
+    total: u64,
+    pad_left: Option<u64>,
+}
+
+impl<R: Read> Read for TrailerPad<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(left) = self.pad_left.as_mut() {
+            let n = (*left).min(buf.len() as u64) as usize;
+            buf[..n].fill(0);
+            *left -= n as u64;
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.pad_left = Some((512 - self.total % 512) % 512 + 1024);
+            return self.read(buf);
+        }
+        self.total += n as u64;
+        Ok(n)
+    }
+}
+
 /// Compression of a layer stream, told by its first bytes (media types lie often enough).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -198,10 +229,15 @@ pub fn walk_layer(
             read: 0,
             limit: limits.max_layer_bytes,
         };
-        let walk = walk_tar(&mut limited, limits, wants, on_file)?;
+        let mut padded = TrailerPad {
+            inner: &mut limited,
+            total: 0,
+            pad_left: None,
+        };
+        let walk = walk_tar(&mut padded, limits, wants, on_file)?;
         // Drain what follows the end-of-archive marker (padding, or garbage that the digest
         // check must still see).
-        io::copy(&mut limited, &mut io::sink()).map_err(LayerError::from_io)?;
+        io::copy(&mut padded, &mut io::sink()).map_err(LayerError::from_io)?;
         let mut walk = walk;
         walk.contents.bytes = limited.read;
         walk
@@ -444,6 +480,19 @@ mod tests {
         bad.extend_from_slice(&[0xff; 64]);
         let err = walk_layer(&mut &bad[..], &LayerLimits::default(), &|_| true, &mut |_, _| {}).unwrap_err();
         assert!(matches!(err, LayerError::Read(_)), "{err}");
+    }
+
+    #[test]
+    fn layer_without_padding_and_end_blocks_reads() {
+        let data = tar_with(&[("etc/skel/README", b"hello")]);
+        // Cut right after the file's data: no padding, no end-of-archive blocks.
+        let cut = &data[..512 + 5];
+        let mut got = Vec::new();
+        walk_layer(&mut &cut[..], &LayerLimits::default(), &|_| true, &mut |p, c| {
+            got.push((p.to_string(), c))
+        })
+        .unwrap();
+        assert_eq!(got, vec![("etc/skel/README".to_string(), b"hello".to_vec())]);
     }
 
     #[test]
