@@ -22,7 +22,8 @@ impl BarProgress {
         let multi = MultiProgress::with_draw_target(target);
         let overall = multi.add(ProgressBar::new(0));
         overall.set_style(
-            ProgressStyle::with_template("{spinner} layers {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template("{spinner} layers {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         BarProgress {
             multi,
@@ -40,15 +41,22 @@ impl BarProgress {
 impl Progress for BarProgress {
     fn image_resolved(&self, layers: usize) {
         self.overall.set_length(layers as u64);
-        self.bars.lock().unwrap_or_else(|e| e.into_inner()).resize(layers.max(1), None);
+        self.bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .resize(layers.max(1), None);
     }
     fn layer_started(&self, index: usize, digest: Option<&Digest>, size: u64) {
         let bar = self.multi.add(ProgressBar::new(size));
         bar.set_style(
-            ProgressStyle::with_template("  {prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "  {prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        let name = digest.map(|d| d.hex()[..12].to_string()).unwrap_or_else(|| "filesystem".into());
+        let name = digest
+            .map(|d| d.hex()[..12].to_string())
+            .unwrap_or_else(|| "filesystem".into());
         bar.set_prefix(name);
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         if index >= bars.len() {
@@ -57,12 +65,23 @@ impl Progress for BarProgress {
         bars[index] = Some(bar);
     }
     fn layer_bytes(&self, index: usize, bytes: u64) {
-        if let Some(Some(bar)) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get(index) {
+        if let Some(Some(bar)) = self
+            .bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(index)
+        {
             bar.inc(bytes);
         }
     }
     fn layer_finished(&self, index: usize, from_cache: bool) {
-        if let Some(Some(bar)) = self.bars.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index).map(Option::take) {
+        if let Some(Some(bar)) = self
+            .bars
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(index)
+            .map(Option::take)
+        {
             bar.finish_and_clear();
         }
         self.overall.inc(1);

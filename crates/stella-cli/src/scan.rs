@@ -126,7 +126,9 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     } else {
         let dir = match &args.cache_dir {
             Some(d) => d.clone(),
-            None => DataDir::resolve().map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?.layer_cache_dir(),
+            None => DataDir::resolve()
+                .map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?
+                .layer_cache_dir(),
         };
         match LayerCache::open(&dir) {
             Ok(c) => Some(Arc::new(c)),
@@ -142,7 +144,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     }
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
-            CliError::new(2, anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))
+            CliError::new(
+                2,
+                anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"),
+            )
         })?),
         _ => None,
     };
@@ -167,15 +172,22 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     );
     let bytes = render(format, &outcome).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
     match &args.output {
-        Some(path) => write_atomically(path, &bytes).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?,
+        Some(path) => {
+            write_atomically(path, &bytes).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?
+        }
         None => {
             let mut out = std::io::stdout().lock();
             match out.write_all(&bytes).and_then(|_| out.flush()) {
                 Ok(()) => {}
                 // The reader went away (`stella scan … | head`): not an error, as for any filter.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::from(exit::OK)),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    return Ok(ExitCode::from(exit::OK));
+                }
                 Err(e) => {
-                    return Err(CliError::new(exit::OUTPUT_FAILED, anyhow::Error::new(e).context("writing to stdout")));
+                    return Err(CliError::new(
+                        exit::OUTPUT_FAILED,
+                        anyhow::Error::new(e).context("writing to stdout"),
+                    ));
                 }
             }
         }
@@ -226,7 +238,10 @@ fn table(inv: &Inventory) -> String {
                 p.name.clone(),
                 p.version.clone(),
                 p.kind.as_str().to_string(),
-                p.layer.as_ref().map(|d| d.hex()[..12].to_string()).unwrap_or_else(|| "-".into()),
+                p.layer
+                    .as_ref()
+                    .map(|d| d.hex()[..12].to_string())
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -263,10 +278,14 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.as_file().sync_all().ok();
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

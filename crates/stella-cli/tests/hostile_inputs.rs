@@ -17,7 +17,15 @@ fn scan_fails(target: &str, extra: &[&str]) -> Outcome {
     let work = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let out = work.path().join("out.spdx.json");
-    let mut args = vec!["scan", target, "--format", "spdx", "-o", out.to_str().unwrap(), "-q"];
+    let mut args = vec![
+        "scan",
+        target,
+        "--format",
+        "spdx",
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ];
     args.extend_from_slice(extra);
     let o = stella()
         .current_dir(work.path())
@@ -28,9 +36,17 @@ fn scan_fails(target: &str, extra: &[&str]) -> Outcome {
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "panic on {target}: {stderr}");
     assert!(!out.exists(), "{target}: a failed scan left an output file");
-    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0, "{target}: files were written to the working directory");
+    assert_eq!(
+        std::fs::read_dir(work.path()).unwrap().count(),
+        0,
+        "{target}: files were written to the working directory"
+    );
     for e in walk(data.path()) {
-        assert!(e.starts_with(data.path().join("layer-cache")), "{target}: wrote {} outside the cache", e.display());
+        assert!(
+            e.starts_with(data.path().join("layer-cache")),
+            "{target}: wrote {} outside the cache",
+            e.display()
+        );
     }
     Outcome {
         code: o.status.code().unwrap_or(-1),
@@ -60,7 +76,11 @@ fn layout_with(layers: Vec<Vec<u8>>) -> tempfile::TempDir {
 fn assert_error(o: &Outcome, needles: &[&str]) {
     assert_eq!(o.code, 3, "exit code; stderr: {}", o.stderr);
     for n in needles {
-        assert!(o.stderr.contains(n), "stderr should mention {n:?}: {}", o.stderr);
+        assert!(
+            o.stderr.contains(n),
+            "stderr should mention {n:?}: {}",
+            o.stderr
+        );
     }
 }
 
@@ -76,11 +96,22 @@ fn good_layer() -> Vec<u8> {
 fn a_well_formed_hand_made_layout_scans() {
     let d = layout_with(vec![gzip(&good_layer())]);
     let data = tempfile::tempdir().unwrap();
-    let o = run(data.path(), &["scan", &format!("oci:{}", d.path().display()), "--format", "json"]);
+    let o = run(
+        data.path(),
+        &[
+            "scan",
+            &format!("oci:{}", d.path().display()),
+            "--format",
+            "json",
+        ],
+    );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let text = v.to_string();
-    assert!(text.contains("pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12"), "{text}");
+    assert!(
+        text.contains("pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -115,8 +146,16 @@ fn blob_digest_mismatch() {
     std::fs::write(&path, &bytes).unwrap();
     let o = scan_fails(&format!("oci:{}", d.path().display()), &[]);
     assert_eq!(o.code, 3, "{}", o.stderr);
-    assert!(o.stderr.contains("digest mismatch") || o.stderr.contains("corrupt"), "{}", o.stderr);
-    assert!(o.stderr.contains(&layer_digest[..12]), "names the blob: {}", o.stderr);
+    assert!(
+        o.stderr.contains("digest mismatch") || o.stderr.contains("corrupt"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(&layer_digest[..12]),
+        "names the blob: {}",
+        o.stderr
+    );
 }
 
 #[test]
@@ -161,7 +200,10 @@ fn decompression_bomb_is_stopped_by_the_size_limit() {
     let bomb = gzip(&tar_layer(&[Entry::File("zeros", &zeros)]));
     assert!(bomb.len() < 1 << 20);
     let d = layout_with(vec![bomb]);
-    let o = scan_fails(&format!("oci:{}", d.path().display()), &["--max-layer-size", "8M"]);
+    let o = scan_fails(
+        &format!("oci:{}", d.path().display()),
+        &["--max-layer-size", "8M"],
+    );
     assert_error(&o, &["layer 0", "exceeds the limit", "decompression bomb"]);
 }
 

@@ -11,7 +11,11 @@ use std::process::Command;
 
 fn scan_json(data: &Path, target: &str) -> Vec<u8> {
     let o = run(data, &["scan", target, "--format", "json", "-q"]);
-    assert!(o.status.success(), "{target}: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{target}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     o.stdout
 }
 
@@ -20,7 +24,10 @@ fn base_image_inventory_equals_dpkg_query_of_its_rootfs() {
     let Some(img) = test_images() else { return };
     let data = tempfile::tempdir().unwrap();
     let expected = read_tsv(&img["EXPECTED_BASE"]);
-    assert!(expected.len() > 50, "a minbase system has dozens of packages");
+    assert!(
+        expected.len() > 50,
+        "a minbase system has dozens of packages"
+    );
     for target in [
         format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_BASE"]),
         format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_ZSTD"]),
@@ -38,7 +45,11 @@ fn whiteout_layer_removes_the_deleted_package_on_every_transport() {
     let data = tempfile::tempdir().unwrap();
     let expected = read_tsv(&img["EXPECTED_WHITEOUT"]);
     let removed = &img["REMOVED_PACKAGE_NAME"];
-    assert!(!expected.iter().any(|l| l.split('\t').next() == Some(removed.as_str())));
+    assert!(
+        !expected
+            .iter()
+            .any(|l| l.split('\t').next() == Some(removed.as_str()))
+    );
     assert_eq!(read_tsv(&img["EXPECTED_BASE"]).len(), expected.len() + 1);
     let targets = [
         format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_WHITEOUT"]),
@@ -48,7 +59,10 @@ fn whiteout_layer_removes_the_deleted_package_on_every_transport() {
         // A third layer making etc/skel opaque (`.wh..wh..opq`) changes no package; the same
         // layer without tar's end-of-archive blocks (as umoci 0.4.7 writes it) reads too.
         format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_OPAQUE"]),
-        format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_OPAQUE_NOTRAILER"]),
+        format!(
+            "oci:{}:{}",
+            img["OCI_LAYOUT"], img["OCI_TAG_OPAQUE_NOTRAILER"]
+        ),
         // Bare paths are recognised by their content.
         img["DOCKER_ARCHIVE"].clone(),
         img["OCI_ARCHIVE"].clone(),
@@ -66,7 +80,10 @@ fn whiteout_layer_removes_the_deleted_package_on_every_transport() {
 fn packages_carry_the_layer_that_introduced_them_and_purls() {
     let Some(img) = test_images() else { return };
     let data = tempfile::tempdir().unwrap();
-    let report = scan_json(data.path(), &format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_WHITEOUT"]));
+    let report = scan_json(
+        data.path(),
+        &format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_WHITEOUT"]),
+    );
     let v: serde_json::Value = serde_json::from_slice(&report).unwrap();
     let layers = v["image"]["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 2);
@@ -76,13 +93,26 @@ fn packages_carry_the_layer_that_introduced_them_and_purls() {
         assert_eq!(p["foundIn"], "var/lib/dpkg/status");
         let purl = p["purl"].as_str().unwrap();
         let encoded_name = p["name"].as_str().unwrap().replace('+', "%2B");
-        assert!(purl.starts_with(&format!("pkg:deb/debian/{encoded_name}@")), "{purl}");
+        assert!(
+            purl.starts_with(&format!("pkg:deb/debian/{encoded_name}@")),
+            "{purl}"
+        );
         assert!(purl.contains("distro=debian-12"), "{purl}");
     }
-    let libc = v["packages"].as_array().unwrap().iter().find(|p| p["name"] == "libc6").unwrap();
+    let libc = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "libc6")
+        .unwrap();
     assert_eq!(libc["sourceName"], "glibc");
     assert!(!libc["supplier"].is_null());
-    let bash = v["packages"].as_array().unwrap().iter().find(|p| p["name"] == "bash").unwrap();
+    let bash = v["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "bash")
+        .unwrap();
     assert!(
         bash["licenses"].as_array().is_some_and(|l| !l.is_empty()),
         "licenses from the DEP-5 copyright file"
@@ -100,17 +130,35 @@ fn sboms_are_deterministic_and_pass_the_official_validators() {
         let a = out.path().join(format!("a-{file}"));
         let b = out.path().join(format!("b-{file}"));
         for (path, cache) in [(&a, "--no-cache"), (&b, "-q")] {
-            let o = run(data.path(), &["scan", &target, "--format", format, "-o", path.to_str().unwrap(), cache]);
+            let o = run(
+                data.path(),
+                &[
+                    "scan",
+                    &target,
+                    "--format",
+                    format,
+                    "-o",
+                    path.to_str().unwrap(),
+                    cache,
+                ],
+            );
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         }
-        assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), "{format} differs between two scans");
+        assert_eq!(
+            std::fs::read(&a).unwrap(),
+            std::fs::read(&b).unwrap(),
+            "{format} differs between two scans"
+        );
         let check = match format {
             "spdx" => Command::new("pyspdxtools").arg("-i").arg(&a).output(),
             _ => Command::new("check-jsonschema")
                 // The schema's $refs name its sibling files by their published URLs; resolve
                 // them from the local copy (no network here).
                 .arg("--base-uri")
-                .arg(format!("file://{}/", schemas.join("schemas-cyclonedx/schema").display()))
+                .arg(format!(
+                    "file://{}/",
+                    schemas.join("schemas-cyclonedx/schema").display()
+                ))
                 .arg("--schemafile")
                 .arg(schemas.join("schemas-cyclonedx/schema/bom-1.6.schema.json"))
                 .arg(&a)
@@ -123,14 +171,19 @@ fn sboms_are_deterministic_and_pass_the_official_validators() {
                 String::from_utf8_lossy(&o.stdout),
                 String::from_utf8_lossy(&o.stderr)
             ),
-            Err(e) if std::env::var_os("CI").is_none() => eprintln!("skipping {format} validation: {e}"),
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("skipping {format} validation: {e}")
+            }
             Err(e) => panic!("{format} validator missing in CI: {e}"),
         }
     }
     // --sbom-format is the seed's spelling of the same choice.
     let o = run(data.path(), &["scan", &target, "--sbom-format=spdx", "-q"]);
     assert!(o.status.success());
-    assert_eq!(o.stdout, std::fs::read(out.path().join("a-bom.spdx.json")).unwrap());
+    assert_eq!(
+        o.stdout,
+        std::fs::read(out.path().join("a-bom.spdx.json")).unwrap()
+    );
 }
 
 #[test]
@@ -140,7 +193,13 @@ fn source_date_epoch_pins_the_output_time() {
     let o = stella()
         .env("STELLA_DATA_DIR", data.path())
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .args(["scan", &format!("dir:{}", img["ROOTFS"]), "--format", "cyclonedx", "-q"])
+        .args([
+            "scan",
+            &format!("dir:{}", img["ROOTFS"]),
+            "--format",
+            "cyclonedx",
+            "-q",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success());

@@ -39,7 +39,9 @@ impl TarIndex {
             }
         }
         if members.is_empty() {
-            return Err(not_image("not an image: the file is not a tar archive or is empty".into()));
+            return Err(not_image(
+                "not an image: the file is not a tar archive or is empty".into(),
+            ));
         }
         Ok(TarIndex {
             path: path.to_path_buf(),
@@ -62,9 +64,13 @@ impl TarIndex {
     /// A reader over one member's bytes.
     pub fn open_member(&self, member: &str) -> Result<Box<dyn Read + Send>, ImageError> {
         let (offset, size) = *self.members.get(member).ok_or_else(|| {
-            ImageError::bad_image(self.path.display().to_string(), format!("the archive has no member {member:?}"))
+            ImageError::bad_image(
+                self.path.display().to_string(),
+                format!("the archive has no member {member:?}"),
+            )
         })?;
-        let mut file = File::open(&self.path).map_err(|e| ImageError::io(&self.path, "cannot open archive", e))?;
+        let mut file = File::open(&self.path)
+            .map_err(|e| ImageError::io(&self.path, "cannot open archive", e))?;
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| ImageError::io(&self.path, "cannot seek in archive", e))?;
         Ok(Box::new(file.take(size)))
@@ -90,7 +96,10 @@ impl TarIndex {
 /// Tells an OCI archive from a docker archive by its members; anything else is not an image.
 pub fn sniff_archive(path: &Path) -> Result<ArchiveKind, ImageError> {
     let index = TarIndex::open(path)?;
-    if index.contains("oci-layout") && index.contains("index.json") && !index.contains("manifest.json") {
+    if index.contains("oci-layout")
+        && index.contains("index.json")
+        && !index.contains("manifest.json")
+    {
         Ok(ArchiveKind::Oci)
     } else if index.contains("manifest.json") {
         Ok(ArchiveKind::Docker)

@@ -3,8 +3,8 @@
 //! Symlinks are recorded, never followed on the host, so nothing outside the root is read;
 //! they are resolved later inside the root by [`crate::MergedView::resolve`].
 
-use crate::layer::{FileKind, FileRecord, LayerContents, LayerLimits};
 use crate::ImageError;
+use crate::layer::{FileKind, FileRecord, LayerContents, LayerLimits};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -25,12 +25,18 @@ pub fn walk_dir(
 ) -> Result<(LayerContents, u64), ImageError> {
     let mut contents = LayerContents::default();
     let mut unreadable = 0u64;
-    let is_system_root = root.canonicalize().map(|p| p == Path::new("/")).unwrap_or(false);
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter();
-    let mut it = walker.filter_entry(|e| {
+    let is_system_root = root
+        .canonicalize()
+        .map(|p| p == Path::new("/"))
+        .unwrap_or(false);
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    let it = walker.filter_entry(|e| {
         !(is_system_root && e.depth() == 1 && SKIPPED_WHEN_ROOT.iter().any(|s| e.file_name() == *s))
     });
-    while let Some(entry) = it.next() {
+    for entry in it {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -54,7 +60,9 @@ pub fn walk_dir(
         // is what makes `dir:/` on a large host fast.
         let ft = entry.file_type();
         if ft.is_symlink() {
-            let target = std::fs::read_link(entry.path()).map(|t| t.to_string_lossy().into_owned()).unwrap_or_default();
+            let target = std::fs::read_link(entry.path())
+                .map(|t| t.to_string_lossy().into_owned())
+                .unwrap_or_default();
             contents.files.push(FileRecord {
                 path: rel,
                 kind: FileKind::Symlink,
@@ -78,11 +86,17 @@ pub fn walk_dir(
         if meta.len() > limits.max_file_bytes {
             return Err(ImageError::bad_image(
                 root.display().to_string(),
-                format!("{rel}: file of {} bytes is larger than the limit of {} bytes", meta.len(), limits.max_file_bytes),
+                format!(
+                    "{rel}: file of {} bytes is larger than the limit of {} bytes",
+                    meta.len(),
+                    limits.max_file_bytes
+                ),
             ));
         }
         let mut buf = Vec::with_capacity(meta.len() as usize);
-        match std::fs::File::open(entry.path()).and_then(|f| f.take(limits.max_file_bytes).read_to_end(&mut buf)) {
+        match std::fs::File::open(entry.path())
+            .and_then(|f| f.take(limits.max_file_bytes).read_to_end(&mut buf))
+        {
             Ok(_) => on_file(&rel, buf),
             Err(_) => {
                 unreadable += 1;

@@ -1,15 +1,15 @@
 //! `docker save` archives: `manifest.json` names the config and the layer files.
 
+use crate::ImageError;
 use crate::archive::TarIndex;
 use crate::layer::{Compression, sniff_compression};
 use crate::manifest::{Descriptor, ImageConfig, MAX_METADATA_BYTES, parse_json};
 use crate::source::{ImageSource, image_info};
-use stella_registry::VerifyingReader;
-use crate::ImageError;
 use serde::Deserialize;
 use std::io::Read;
 use std::path::Path;
 use stella_model::{Digest, ImageInfo};
+use stella_registry::VerifyingReader;
 
 #[derive(Debug, Deserialize)]
 struct ArchiveManifestEntry {
@@ -35,7 +35,9 @@ fn digest_from_member_name(member: &str) -> Option<Digest> {
     {
         return format!("{alg}:{hex}").parse().ok();
     }
-    let stem = member.strip_suffix(".tar").or_else(|| member.strip_suffix(".json"))?;
+    let stem = member
+        .strip_suffix(".tar")
+        .or_else(|| member.strip_suffix(".json"))?;
     if stem.contains('/') {
         return None;
     }
@@ -43,33 +45,61 @@ fn digest_from_member_name(member: &str) -> Option<Digest> {
 }
 
 impl DockerArchiveSource {
-    pub(crate) fn open(path: &Path, wanted: Option<&str>, reference: &str) -> Result<Self, ImageError> {
+    pub(crate) fn open(
+        path: &Path,
+        wanted: Option<&str>,
+        reference: &str,
+    ) -> Result<Self, ImageError> {
         let index = TarIndex::open(path)?;
         let name = path.display().to_string();
         if !index.contains("manifest.json") {
-            return Err(ImageError::bad_image(&name, "not a docker archive: manifest.json is missing"));
+            return Err(ImageError::bad_image(
+                &name,
+                "not a docker archive: manifest.json is missing",
+            ));
         }
         let bytes = index.read_member("manifest.json", MAX_METADATA_BYTES)?;
         let entries: Vec<ArchiveManifestEntry> = parse_json(&bytes, "manifest.json", &name)?;
         let entry = match wanted {
             Some(w) => entries
                 .iter()
-                .find(|e| e.repo_tags.iter().flatten().any(|t| t == w || t.ends_with(&format!("/{w}"))))
-                .ok_or_else(|| ImageError::bad_image(&name, format!("no image tagged {w:?} in the archive")))?,
+                .find(|e| {
+                    e.repo_tags
+                        .iter()
+                        .flatten()
+                        .any(|t| t == w || t.ends_with(&format!("/{w}")))
+                })
+                .ok_or_else(|| {
+                    ImageError::bad_image(&name, format!("no image tagged {w:?} in the archive"))
+                })?,
             None if entries.len() == 1 => &entries[0],
-            None if entries.is_empty() => return Err(ImageError::bad_image(&name, "manifest.json lists no images")),
-            None => {
-                let tags: Vec<String> = entries.iter().flat_map(|e| e.repo_tags.clone().unwrap_or_default()).collect();
+            None if entries.is_empty() => {
                 return Err(ImageError::bad_image(
                     &name,
-                    format!("the archive holds {} images; name one with :REF (tags: {})", entries.len(), tags.join(", ")),
+                    "manifest.json lists no images",
+                ));
+            }
+            None => {
+                let tags: Vec<String> = entries
+                    .iter()
+                    .flat_map(|e| e.repo_tags.clone().unwrap_or_default())
+                    .collect();
+                return Err(ImageError::bad_image(
+                    &name,
+                    format!(
+                        "the archive holds {} images; name one with :REF (tags: {})",
+                        entries.len(),
+                        tags.join(", ")
+                    ),
                 ));
             }
         };
         let config_member = crate::layer::normalize_entry_path(&entry.config)
             .ok()
             .flatten()
-            .ok_or_else(|| ImageError::bad_image(&name, format!("bad config path {:?}", entry.config)))?;
+            .ok_or_else(|| {
+                ImageError::bad_image(&name, format!("bad config path {:?}", entry.config))
+            })?;
         let config_bytes = index.read_member(&config_member, MAX_METADATA_BYTES)?;
         let config_digest = Digest::sha256_of(&config_bytes);
         if let Some(stated) = digest_from_member_name(&config_member)
@@ -77,15 +107,25 @@ impl DockerArchiveSource {
         {
             return Err(ImageError::bad_image(
                 &name,
-                format!("config {config_member}: digest mismatch: expected {stated}, got {config_digest}"),
+                format!(
+                    "config {config_member}: digest mismatch: expected {stated}, got {config_digest}"
+                ),
             ));
         }
         let config: ImageConfig = parse_json(&config_bytes, "image config", &name)?;
-        let diff_ids = config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
+        let diff_ids = config
+            .rootfs
+            .as_ref()
+            .map(|r| r.diff_ids.clone())
+            .unwrap_or_default();
         if diff_ids.len() != entry.layers.len() {
             return Err(ImageError::bad_image(
                 &name,
-                format!("manifest.json lists {} layers but the config has {} diff_ids", entry.layers.len(), diff_ids.len()),
+                format!(
+                    "manifest.json lists {} layers but the config has {} diff_ids",
+                    entry.layers.len(),
+                    diff_ids.len()
+                ),
             ));
         }
         let mut members = Vec::new();
@@ -96,7 +136,12 @@ impl DockerArchiveSource {
                 .flatten()
                 .ok_or_else(|| ImageError::bad_image(&name, format!("bad layer path {layer:?}")))?;
             let size = index.size(&member).ok_or_else(|| {
-                ImageError::bad_image(&name, format!("manifest.json names layer {member:?}, which is missing from the archive"))
+                ImageError::bad_image(
+                    &name,
+                    format!(
+                        "manifest.json names layer {member:?}, which is missing from the archive"
+                    ),
+                )
             })?;
             // The digest that verifies the member: its name when it states one, otherwise the
             // diff_id when the member is an uncompressed tar (legacy `ID/layer.tar` naming).
@@ -128,8 +173,21 @@ impl DockerArchiveSource {
             },
             None => (name.clone(), None),
         };
-        let info = image_info(reference, "docker-archive", &repo, tag, None, config_digest, &config, &descriptors);
-        Ok(DockerArchiveSource { index, members, info })
+        let info = image_info(
+            reference,
+            "docker-archive",
+            &repo,
+            tag,
+            None,
+            config_digest,
+            &config,
+            &descriptors,
+        );
+        Ok(DockerArchiveSource {
+            index,
+            members,
+            info,
+        })
     }
 }
 
@@ -138,7 +196,9 @@ fn hash_member(index: &TarIndex, member: &str) -> Result<Digest, ImageError> {
     let mut h = stella_model::DigestHasher::sha256();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = r.read(&mut buf).map_err(|e| ImageError::io(index.path(), format!("reading {member}"), e))?;
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| ImageError::io(index.path(), format!("reading {member}"), e))?;
         if n == 0 {
             break;
         }
@@ -158,7 +218,11 @@ impl ImageSource for DockerArchiveSource {
             raw,
             layer.digest.clone(),
             layer.size,
-            format!("layer {} of {}", self.members[index], self.index.path().display()),
+            format!(
+                "layer {} of {}",
+                self.members[index],
+                self.index.path().display()
+            ),
         )))
     }
 }

@@ -14,7 +14,10 @@ pub enum ImageError {
         source: std::io::Error,
     },
     #[error("{source_name}: {message}")]
-    BadImage { source_name: String, message: String },
+    BadImage {
+        source_name: String,
+        message: String,
+    },
     #[error("{source_name}: layer {layer}: {message}")]
     BadLayer {
         source_name: String,
@@ -33,7 +36,11 @@ pub enum ImageError {
 }
 
 impl ImageError {
-    pub(crate) fn io(path: impl Into<PathBuf>, message: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        path: impl Into<PathBuf>,
+        message: impl Into<String>,
+        source: std::io::Error,
+    ) -> Self {
         ImageError::Io {
             path: path.into(),
             message: message.into(),

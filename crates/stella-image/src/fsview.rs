@@ -99,7 +99,12 @@ impl MergedView {
     /// climbs above the root is an error, as is a loop. Returns the real path and its entry,
     /// or `None` when nothing exists there.
     pub fn resolve(&self, path: &str) -> Result<Option<(String, &ViewEntry)>, ResolveError> {
-        let mut pending: Vec<String> = path.split('/').rev().filter(|c| !c.is_empty()).map(String::from).collect();
+        let mut pending: Vec<String> = path
+            .split('/')
+            .rev()
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
         let mut current: Vec<String> = Vec::new();
         let mut hops = 0usize;
         while let Some(comp) = pending.pop() {
@@ -127,7 +132,9 @@ impl MergedView {
                 FileKind::Symlink => {
                     hops += 1;
                     if hops > MAX_SYMLINK_HOPS {
-                        return Err(ResolveError::Loop { path: path.to_string() });
+                        return Err(ResolveError::Loop {
+                            path: path.to_string(),
+                        });
                     }
                     let target = entry.record.link.clone().unwrap_or_default();
                     current.pop();
@@ -142,7 +149,10 @@ impl MergedView {
                             ".." => {
                                 depth -= 1;
                                 if depth < 0 {
-                                    return Err(ResolveError::Escape { link: joined, target });
+                                    return Err(ResolveError::Escape {
+                                        link: joined,
+                                        target,
+                                    });
                                 }
                             }
                             _ => depth += 1,
@@ -156,7 +166,9 @@ impl MergedView {
                     let target = entry.record.link.clone().unwrap_or_default();
                     hops += 1;
                     if hops > MAX_SYMLINK_HOPS {
-                        return Err(ResolveError::Loop { path: path.to_string() });
+                        return Err(ResolveError::Loop {
+                            path: path.to_string(),
+                        });
                     }
                     current = target.split('/').map(String::from).collect();
                     let joined = current.join("/");
@@ -207,7 +219,14 @@ mod tests {
         v.apply_layer(
             0,
             &LayerContents {
-                files: vec![dir("etc"), file("etc/motd"), dir("opt"), file("opt/a"), file("opt/b"), file("keep")],
+                files: vec![
+                    dir("etc"),
+                    file("etc/motd"),
+                    dir("opt"),
+                    file("opt/a"),
+                    file("opt/b"),
+                    file("keep"),
+                ],
                 ..Default::default()
             },
         );
@@ -224,7 +243,11 @@ mod tests {
         assert!(v.get("opt/a").is_none());
         assert!(v.get("opt/b").is_none());
         assert_eq!(v.get("opt/c").unwrap().layer, 1);
-        assert_eq!(v.get("keep").unwrap().layer, 1, "the layer that last wrote a file wins");
+        assert_eq!(
+            v.get("keep").unwrap().layer,
+            1,
+            "the layer that last wrote a file wins"
+        );
         assert_eq!(v.get("etc").unwrap().layer, 0);
     }
 
@@ -246,8 +269,14 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(v.resolve("etc/os-release").unwrap().unwrap().0, "usr/lib/os-release");
-        assert_eq!(v.resolve("lib/os-release").unwrap().unwrap().0, "usr/lib/os-release");
+        assert_eq!(
+            v.resolve("etc/os-release").unwrap().unwrap().0,
+            "usr/lib/os-release"
+        );
+        assert_eq!(
+            v.resolve("lib/os-release").unwrap().unwrap().0,
+            "usr/lib/os-release"
+        );
         assert_eq!(v.resolve("abs").unwrap().unwrap().0, "usr/lib/os-release");
         assert!(v.resolve("nope/x").unwrap().is_none());
     }
@@ -258,11 +287,17 @@ mod tests {
         v.apply_layer(
             0,
             &LayerContents {
-                files: vec![dir("etc"), symlink("etc/os-release", "../../../host/etc/passwd")],
+                files: vec![
+                    dir("etc"),
+                    symlink("etc/os-release", "../../../host/etc/passwd"),
+                ],
                 ..Default::default()
             },
         );
-        assert!(matches!(v.resolve("etc/os-release"), Err(ResolveError::Escape { .. })));
+        assert!(matches!(
+            v.resolve("etc/os-release"),
+            Err(ResolveError::Escape { .. })
+        ));
     }
 
     #[test]

@@ -220,7 +220,8 @@ pub fn walk_layer(
         let decoded: Box<dyn Read + '_> = match compression {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut buffered)),
             Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::with_buffer(&mut buffered).map_err(LayerError::from_io)?,
+                zstd::stream::read::Decoder::with_buffer(&mut buffered)
+                    .map_err(LayerError::from_io)?,
             ),
             Compression::None => Box::new(&mut buffered),
         };
@@ -278,14 +279,22 @@ fn walk_tar(
         let entry_type = header.entry_type();
         if matches!(
             entry_type,
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader | tar::EntryType::GNULongName | tar::EntryType::GNULongLink
+            tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink
         ) {
             continue;
         }
         let path = match normalize_entry_path(&raw_path) {
             Ok(Some(p)) => p,
             Ok(None) => continue,
-            Err(message) => return Err(LayerError::BadEntry { path: raw_path, message }),
+            Err(message) => {
+                return Err(LayerError::BadEntry {
+                    path: raw_path,
+                    message,
+                });
+            }
         };
         let size = entry.size();
         if size > limits.max_layer_bytes {
@@ -313,7 +322,9 @@ fn walk_tar(
             continue;
         }
         let (kind, link) = match entry_type {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => (FileKind::File, None),
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                (FileKind::File, None)
+            }
             tar::EntryType::Directory => (FileKind::Dir, None),
             tar::EntryType::Symlink => {
                 let target = entry
@@ -350,11 +361,16 @@ fn walk_tar(
             if size > limits.max_file_bytes {
                 return Err(LayerError::BadEntry {
                     path,
-                    message: format!("file of {size} bytes is larger than the limit of {} bytes", limits.max_file_bytes),
+                    message: format!(
+                        "file of {size} bytes is larger than the limit of {} bytes",
+                        limits.max_file_bytes
+                    ),
                 });
             }
             let mut content = Vec::with_capacity(size as usize);
-            entry.read_to_end(&mut content).map_err(LayerError::from_io)?;
+            entry
+                .read_to_end(&mut content)
+                .map_err(LayerError::from_io)?;
             if content.len() as u64 != size {
                 return Err(LayerError::Read(format!("truncated entry {path:?}")));
             }
@@ -387,7 +403,9 @@ pub fn read_paths(
 ) -> Result<Vec<(String, Vec<u8>)>, LayerError> {
     let mut out = Vec::new();
     let wants = |p: &str| paths.iter().any(|w| w == p);
-    walk_layer(raw, limits, &wants, &mut |p, c| out.push((p.to_string(), c)))?;
+    walk_layer(raw, limits, &wants, &mut |p, c| {
+        out.push((p.to_string(), c))
+    })?;
     Ok(out)
 }
 
@@ -409,8 +427,14 @@ mod tests {
 
     #[test]
     fn normalizes_paths_and_rejects_escapes() {
-        assert_eq!(normalize_entry_path("./etc/os-release").unwrap().as_deref(), Some("etc/os-release"));
-        assert_eq!(normalize_entry_path("usr//lib/./x/").unwrap().as_deref(), Some("usr/lib/x"));
+        assert_eq!(
+            normalize_entry_path("./etc/os-release").unwrap().as_deref(),
+            Some("etc/os-release")
+        );
+        assert_eq!(
+            normalize_entry_path("usr//lib/./x/").unwrap().as_deref(),
+            Some("usr/lib/x")
+        );
         assert_eq!(normalize_entry_path("./").unwrap(), None);
         assert!(normalize_entry_path("../etc/passwd").is_err());
         assert!(normalize_entry_path("a/../../b").is_err());
@@ -433,7 +457,10 @@ mod tests {
             &mut |p, c| got.push((p.to_string(), c)),
         )
         .unwrap();
-        assert_eq!(got, vec![("etc/os-release".to_string(), b"ID=debian\n".to_vec())]);
+        assert_eq!(
+            got,
+            vec![("etc/os-release".to_string(), b"ID=debian\n".to_vec())]
+        );
         assert_eq!(walk.contents.whiteouts, vec!["etc/motd"]);
         assert_eq!(walk.contents.opaque_dirs, vec!["opt/app"]);
         assert_eq!(walk.contents.files.len(), 2);
@@ -449,9 +476,12 @@ mod tests {
         let zs = zstd::encode_all(&data[..], 1).unwrap();
         for raw in [data.clone(), gz, zs] {
             let mut got = Vec::new();
-            walk_layer(&mut &raw[..], &LayerLimits::default(), &|_| true, &mut |p, c| {
-                got.push((p.to_string(), c))
-            })
+            walk_layer(
+                &mut &raw[..],
+                &LayerLimits::default(),
+                &|_| true,
+                &mut |p, c| got.push((p.to_string(), c)),
+            )
             .unwrap();
             assert_eq!(got, vec![("a/b".to_string(), b"hello".to_vec())]);
         }
@@ -478,7 +508,13 @@ mod tests {
     fn corrupt_gzip_is_an_error() {
         let mut bad = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
         bad.extend_from_slice(&[0xff; 64]);
-        let err = walk_layer(&mut &bad[..], &LayerLimits::default(), &|_| true, &mut |_, _| {}).unwrap_err();
+        let err = walk_layer(
+            &mut &bad[..],
+            &LayerLimits::default(),
+            &|_| true,
+            &mut |_, _| {},
+        )
+        .unwrap_err();
         assert!(matches!(err, LayerError::Read(_)), "{err}");
     }
 
@@ -488,18 +524,33 @@ mod tests {
         // Cut right after the file's data: no padding, no end-of-archive blocks.
         let cut = &data[..512 + 5];
         let mut got = Vec::new();
-        walk_layer(&mut &cut[..], &LayerLimits::default(), &|_| true, &mut |p, c| {
-            got.push((p.to_string(), c))
-        })
+        walk_layer(
+            &mut &cut[..],
+            &LayerLimits::default(),
+            &|_| true,
+            &mut |p, c| got.push((p.to_string(), c)),
+        )
         .unwrap();
-        assert_eq!(got, vec![("etc/skel/README".to_string(), b"hello".to_vec())]);
+        assert_eq!(
+            got,
+            vec![("etc/skel/README".to_string(), b"hello".to_vec())]
+        );
     }
 
     #[test]
     fn truncated_layer_is_an_error() {
         let data = tar_with(&[("etc/os-release", &[b'x'; 4000])]);
         let cut = &data[..1500];
-        let err = walk_layer(&mut &cut[..], &LayerLimits::default(), &|_| true, &mut |_, _| {}).unwrap_err();
-        assert!(err.to_string().contains("truncated") || err.to_string().contains("corrupt"), "{err}");
+        let err = walk_layer(
+            &mut &cut[..],
+            &LayerLimits::default(),
+            &|_| true,
+            &mut |_, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("truncated") || err.to_string().contains("corrupt"),
+            "{err}"
+        );
     }
 }

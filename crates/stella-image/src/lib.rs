@@ -28,10 +28,10 @@ pub use dir::walk_dir;
 pub use error::ImageError;
 pub use fsview::{MergedView, ResolveError, ViewEntry};
 pub use layer::{
-    Compression, FileKind, FileRecord, LayerContents, LayerError, LayerLimits, LayerWalk, normalize_entry_path,
-    read_paths, sniff_compression, walk_layer,
+    Compression, FileKind, FileRecord, LayerContents, LayerError, LayerLimits, LayerWalk,
+    normalize_entry_path, read_paths, sniff_compression, walk_layer,
 };
 pub use manifest::Platform;
 pub use source::{ImageSource, SourceOptions, open_source};
-pub use target::{ArchiveKind, Target};
 pub use stella_registry::VerifyingReader;
+pub use target::{ArchiveKind, Target};

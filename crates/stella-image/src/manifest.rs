@@ -73,8 +73,13 @@ pub struct RootFs {
     pub diff_ids: Vec<Digest>,
 }
 
-pub fn parse_json<'a, T: Deserialize<'a>>(bytes: &'a [u8], what: &str, source: &str) -> Result<T, ImageError> {
-    serde_json::from_slice(bytes).map_err(|e| ImageError::bad_image(source, format!("{what} is not valid: {e}")))
+pub fn parse_json<'a, T: Deserialize<'a>>(
+    bytes: &'a [u8],
+    what: &str,
+    source: &str,
+) -> Result<T, ImageError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ImageError::bad_image(source, format!("{what} is not valid: {e}")))
 }
 
 pub use stella_registry::Platform;
@@ -94,7 +99,11 @@ pub fn select_platform<'a>(
     manifests
         .iter()
         .filter(|d| !d.is_index())
-        .find(|d| d.platform.as_ref().is_some_and(|p| platform.accepts(&p.to_platform())))
+        .find(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| platform.accepts(&p.to_platform()))
+        })
         .ok_or_else(|| ImageError::NoMatchingPlatform {
             source_name: source.to_string(),
             platform: platform.to_string(),

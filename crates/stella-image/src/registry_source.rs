@@ -18,7 +18,11 @@ fn registry_error(e: stella_registry::RegistryError) -> ImageError {
 }
 
 impl RegistrySource {
-    pub(crate) fn open(reference: &str, full: &str, opts: &SourceOptions) -> Result<Self, ImageError> {
+    pub(crate) fn open(
+        reference: &str,
+        full: &str,
+        opts: &SourceOptions,
+    ) -> Result<Self, ImageError> {
         let parsed: ImageReference = reference.parse().map_err(registry_error)?;
         let client = RegistryClient::new(ClientOptions {
             platform: opts.platform.clone(),

@@ -2,13 +2,14 @@
 
 use crate::archive::TarIndex;
 use crate::manifest::{
-    Descriptor, ImageConfig, MAX_METADATA_BYTES, ManifestOrIndex, Platform, parse_json, select_platform,
+    Descriptor, ImageConfig, MAX_METADATA_BYTES, ManifestOrIndex, Platform, parse_json,
+    select_platform,
 };
-use stella_registry::VerifyingReader;
 use crate::{ImageError, Target};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use stella_model::{Digest, ImageInfo, LayerInfo};
+use stella_registry::VerifyingReader;
 
 /// Options that shape how a source is opened.
 #[derive(Debug, Clone, Default)]
@@ -33,22 +34,38 @@ pub trait ImageSource: Send + Sync {
 }
 
 /// Opens a target.
-pub fn open_source(target: &Target, reference: &str, opts: &SourceOptions) -> Result<Box<dyn ImageSource>, ImageError> {
+pub fn open_source(
+    target: &Target,
+    reference: &str,
+    opts: &SourceOptions,
+) -> Result<Box<dyn ImageSource>, ImageError> {
     match target {
         Target::OciLayout { dir, tag } => {
             let store = BlobStore::Dir(dir.clone());
-            Ok(Box::new(OciSource::open(store, tag.as_deref(), reference, "oci", opts)?))
+            Ok(Box::new(OciSource::open(
+                store,
+                tag.as_deref(),
+                reference,
+                "oci",
+                opts,
+            )?))
         }
         Target::OciArchive { path, tag } => {
             let store = BlobStore::Tar(TarIndex::open(path)?);
-            Ok(Box::new(OciSource::open(store, tag.as_deref(), reference, "oci-archive", opts)?))
+            Ok(Box::new(OciSource::open(
+                store,
+                tag.as_deref(),
+                reference,
+                "oci-archive",
+                opts,
+            )?))
         }
-        Target::DockerArchive { path, reference: r } => Ok(Box::new(crate::docker_archive::DockerArchiveSource::open(
-            path,
-            r.as_deref(),
-            reference,
+        Target::DockerArchive { path, reference: r } => Ok(Box::new(
+            crate::docker_archive::DockerArchiveSource::open(path, r.as_deref(), reference)?,
+        )),
+        Target::Registry(r) => Ok(Box::new(crate::registry_source::RegistrySource::open(
+            r, reference, opts,
         )?)),
-        Target::Registry(r) => Ok(Box::new(crate::registry_source::RegistrySource::open(r, reference, opts)?)),
         Target::Dir(path) => Ok(Box::new(DirSource::open(path, reference)?)),
     }
 }
@@ -75,11 +92,15 @@ impl BlobStore {
         match self {
             BlobStore::Dir(dir) => {
                 let path = dir.join(member);
-                let meta = std::fs::metadata(&path).map_err(|e| ImageError::io(&path, "cannot read", e))?;
+                let meta = std::fs::metadata(&path)
+                    .map_err(|e| ImageError::io(&path, "cannot read", e))?;
                 if meta.len() > limit {
                     return Err(ImageError::bad_image(
                         self.name(),
-                        format!("{member} is {} bytes, more than the {limit} allowed", meta.len()),
+                        format!(
+                            "{member} is {} bytes, more than the {limit} allowed",
+                            meta.len()
+                        ),
                     ));
                 }
                 std::fs::read(&path).map_err(|e| ImageError::io(&path, "cannot read", e))
@@ -94,7 +115,10 @@ impl BlobStore {
             BlobStore::Dir(dir) => {
                 let path = dir.join(&member);
                 let f = std::fs::File::open(&path).map_err(|e| {
-                    ImageError::bad_image(self.name(), format!("the manifest names blob {digest}, which is missing: {e}"))
+                    ImageError::bad_image(
+                        self.name(),
+                        format!("the manifest names blob {digest}, which is missing: {e}"),
+                    )
                 })?;
                 Ok(Box::new(f))
             }
@@ -102,7 +126,9 @@ impl BlobStore {
                 if !t.contains(&member) {
                     return Err(ImageError::bad_image(
                         self.name(),
-                        format!("the manifest names blob {digest}, which is missing from the archive"),
+                        format!(
+                            "the manifest names blob {digest}, which is missing from the archive"
+                        ),
                     ));
                 }
                 t.open_member(&member)
@@ -118,7 +144,10 @@ impl BlobStore {
             .read_to_end(&mut out)
             .map_err(|e| ImageError::bad_image(self.name(), format!("{what} {digest}: {e}")))?;
         if out.len() as u64 > MAX_METADATA_BYTES {
-            return Err(ImageError::bad_image(self.name(), format!("{what} {digest} is larger than {MAX_METADATA_BYTES} bytes")));
+            return Err(ImageError::bad_image(
+                self.name(),
+                format!("{what} {digest} is larger than {MAX_METADATA_BYTES} bytes"),
+            ));
         }
         let actual = Digest::sha256_of(&out);
         if digest.algorithm_name() == "sha256" && actual != *digest {
@@ -140,7 +169,13 @@ pub(crate) struct OciSource {
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 impl OciSource {
-    fn open(store: BlobStore, tag: Option<&str>, reference: &str, transport: &str, opts: &SourceOptions) -> Result<Self, ImageError> {
+    fn open(
+        store: BlobStore,
+        tag: Option<&str>,
+        reference: &str,
+        transport: &str,
+        opts: &SourceOptions,
+    ) -> Result<Self, ImageError> {
         let name = store.name();
         let layout = store.read_file("oci-layout", 64 * 1024).map_err(|_| {
             ImageError::bad_image(&name, "not an OCI image layout: oci-layout is missing")
@@ -150,30 +185,48 @@ impl OciSource {
         let index: ManifestOrIndex = parse_json(&index_bytes, "index.json", &name)?;
         let manifests = index.manifests.unwrap_or_default();
         if manifests.is_empty() {
-            return Err(ImageError::bad_image(&name, "index.json lists no manifests"));
+            return Err(ImageError::bad_image(
+                &name,
+                "index.json lists no manifests",
+            ));
         }
         let chosen: Descriptor = match tag {
             Some(tag) => manifests
                 .iter()
                 .find(|d| {
-                    d.annotations
-                        .get(REF_NAME)
-                        .is_some_and(|r| r == tag || r.rsplit_once(':').is_some_and(|(_, t)| t == tag))
+                    d.annotations.get(REF_NAME).is_some_and(|r| {
+                        r == tag || r.rsplit_once(':').is_some_and(|(_, t)| t == tag)
+                    })
                 })
                 .cloned()
                 .ok_or_else(|| {
-                    let tags: Vec<&str> = manifests.iter().filter_map(|d| d.annotations.get(REF_NAME)).map(|s| s.as_str()).collect();
-                    ImageError::bad_image(&name, format!("no image tagged {tag:?} (tags: {})", tags.join(", ")))
+                    let tags: Vec<&str> = manifests
+                        .iter()
+                        .filter_map(|d| d.annotations.get(REF_NAME))
+                        .map(|s| s.as_str())
+                        .collect();
+                    ImageError::bad_image(
+                        &name,
+                        format!("no image tagged {tag:?} (tags: {})", tags.join(", ")),
+                    )
                 })?,
             None if manifests.len() == 1 => manifests[0].clone(),
             None => {
                 if manifests.iter().all(|d| d.platform.is_some()) {
                     select_platform(&manifests, &opts.platform, &name)?.clone()
                 } else {
-                    let tags: Vec<&str> = manifests.iter().filter_map(|d| d.annotations.get(REF_NAME)).map(|s| s.as_str()).collect();
+                    let tags: Vec<&str> = manifests
+                        .iter()
+                        .filter_map(|d| d.annotations.get(REF_NAME))
+                        .map(|s| s.as_str())
+                        .collect();
                     return Err(ImageError::bad_image(
                         &name,
-                        format!("the layout holds {} images; name one with :TAG (tags: {})", manifests.len(), tags.join(", ")),
+                        format!(
+                            "the layout holds {} images; name one with :TAG (tags: {})",
+                            manifests.len(),
+                            tags.join(", ")
+                        ),
                     ));
                 }
             }
@@ -187,9 +240,9 @@ impl OciSource {
                 desc = select_platform(&list, &opts.platform, &name)?.clone();
                 continue;
             }
-            let config_desc = m
-                .config
-                .ok_or_else(|| ImageError::bad_image(&name, format!("manifest {} has no config", desc.digest)))?;
+            let config_desc = m.config.ok_or_else(|| {
+                ImageError::bad_image(&name, format!("manifest {} has no config", desc.digest))
+            })?;
             let config_bytes = store.read_blob(&config_desc.digest, "config")?;
             let config: ImageConfig = parse_json(&config_bytes, "image config", &name)?;
             let layers = m.layers.unwrap_or_default();
@@ -205,7 +258,10 @@ impl OciSource {
             );
             return Ok(OciSource { store, info });
         }
-        Err(ImageError::bad_image(&name, "image indexes nest too deeply"))
+        Err(ImageError::bad_image(
+            &name,
+            "image indexes nest too deeply",
+        ))
     }
 }
 
@@ -220,7 +276,11 @@ pub(crate) fn image_info(
     config: &ImageConfig,
     layers: &[Descriptor],
 ) -> ImageInfo {
-    let diff_ids = config.rootfs.as_ref().map(|r| r.diff_ids.clone()).unwrap_or_default();
+    let diff_ids = config
+        .rootfs
+        .as_ref()
+        .map(|r| r.diff_ids.clone())
+        .unwrap_or_default();
     ImageInfo {
         reference: reference.to_string(),
         transport: transport.to_string(),
@@ -270,7 +330,8 @@ pub(crate) struct DirSource {
 
 impl DirSource {
     fn open(path: &Path, reference: &str) -> Result<Self, ImageError> {
-        let meta = std::fs::metadata(path).map_err(|e| ImageError::io(path, "cannot scan directory", e))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| ImageError::io(path, "cannot scan directory", e))?;
         if !meta.is_dir() {
             return Err(ImageError::BadTarget {
                 target: reference.to_string(),
@@ -301,7 +362,10 @@ impl ImageSource for DirSource {
         &self.info
     }
     fn open_layer(&self, _index: usize) -> Result<Box<dyn Read + Send + '_>, ImageError> {
-        Err(ImageError::bad_image(self.root.display().to_string(), "a directory has no layers"))
+        Err(ImageError::bad_image(
+            self.root.display().to_string(),
+            "a directory has no layers",
+        ))
     }
     fn root_dir(&self) -> Option<&Path> {
         Some(&self.root)

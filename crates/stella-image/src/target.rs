@@ -9,7 +9,10 @@ pub enum Target {
     /// `docker://REF`: a registry, over the OCI distribution API.
     Registry(String),
     /// `docker-archive:PATH[:REF]`: a `docker save` tarball.
-    DockerArchive { path: PathBuf, reference: Option<String> },
+    DockerArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// `oci:DIR[:TAG]`: an OCI image layout directory.
     OciLayout { dir: PathBuf, tag: Option<String> },
     /// `oci-archive:PATH[:TAG]`: a tarball of an OCI image layout.
@@ -145,13 +148,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().to_str().unwrap();
         assert_eq!(Target::parse(p).unwrap(), Target::Dir(dir.path().into()));
-        std::fs::write(dir.path().join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        assert!(matches!(Target::parse(p).unwrap(), Target::OciLayout { .. }));
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            Target::parse(p).unwrap(),
+            Target::OciLayout { .. }
+        ));
     }
 
     #[test]
     fn missing_bare_path_is_a_clear_error() {
         let e = Target::parse("/no/such/thing").unwrap_err().to_string();
-        assert!(e.contains("/no/such/thing") && e.contains("docker://"), "{e}");
+        assert!(
+            e.contains("/no/such/thing") && e.contains("docker://"),
+            "{e}"
+        );
     }
 }

@@ -123,7 +123,9 @@ impl FromStr for Digest {
             _ => return Err(DigestError::UnsupportedAlgorithm(s.to_string())),
         };
         if hex.len() != algorithm.hex_len()
-            || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return Err(DigestError::BadHex(s.to_string()));
         }
@@ -167,14 +169,23 @@ mod tests {
 
     #[test]
     fn parse_rejects_bad_digests() {
-        assert!(matches!("abc".parse::<Digest>(), Err(DigestError::Malformed(_))));
+        assert!(matches!(
+            "abc".parse::<Digest>(),
+            Err(DigestError::Malformed(_))
+        ));
         assert!(matches!(
             "md5:d41d8cd98f00b204e9800998ecf8427e".parse::<Digest>(),
             Err(DigestError::UnsupportedAlgorithm(_))
         ));
-        assert!(matches!("sha256:ABC".parse::<Digest>(), Err(DigestError::BadHex(_))));
+        assert!(matches!(
+            "sha256:ABC".parse::<Digest>(),
+            Err(DigestError::BadHex(_))
+        ));
         let upper = format!("sha256:{}", "A".repeat(64));
-        assert!(matches!(upper.parse::<Digest>(), Err(DigestError::BadHex(_))));
+        assert!(matches!(
+            upper.parse::<Digest>(),
+            Err(DigestError::BadHex(_))
+        ));
     }
 
     #[test]

@@ -114,7 +114,8 @@ impl Inventory {
         for p in &mut self.packages {
             p.normalize();
         }
-        self.packages.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+        self.packages
+            .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
         self.analyzers.sort();
         self.analyzers.dedup();
         self.warnings.sort();

@@ -78,7 +78,13 @@ pub struct Package {
 impl Package {
     /// Sort order of packages in every output: kind, name, version, arch, purl.
     pub fn sort_key(&self) -> (PackageKind, &str, &str, Option<&str>, &str) {
-        (self.kind, &self.name, &self.version, self.arch.as_deref(), &self.purl)
+        (
+            self.kind,
+            &self.name,
+            &self.version,
+            self.arch.as_deref(),
+            &self.purl,
+        )
     }
 
     /// Sorts the package's own collections.

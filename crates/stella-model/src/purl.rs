@@ -38,25 +38,32 @@ pub fn os_package_purl(
         PackageKind::Apk => "apk",
         PackageKind::Rpm => "rpm",
     };
-    let namespace = distro.map(|d| purl_namespace(kind, d)).unwrap_or_else(|| match kind {
-        PackageKind::Deb => "debian".to_string(),
-        PackageKind::Apk => "alpine".to_string(),
-        PackageKind::Rpm => "redhat".to_string(),
-    });
+    let namespace = distro
+        .map(|d| purl_namespace(kind, d))
+        .unwrap_or_else(|| match kind {
+            PackageKind::Deb => "debian".to_string(),
+            PackageKind::Apk => "alpine".to_string(),
+            PackageKind::Rpm => "redhat".to_string(),
+        });
     let mut purl = PackageUrl::new(ty, name).map_err(|e| err(e.to_string()))?;
-    purl.with_namespace(namespace).map_err(|e| err(e.to_string()))?;
+    purl.with_namespace(namespace)
+        .map_err(|e| err(e.to_string()))?;
     purl.with_version(version).map_err(|e| err(e.to_string()))?;
     if let Some(arch) = arch.filter(|a| !a.is_empty()) {
-        purl.add_qualifier("arch", arch).map_err(|e| err(e.to_string()))?;
+        purl.add_qualifier("arch", arch)
+            .map_err(|e| err(e.to_string()))?;
     }
     if let Some(e) = epoch.filter(|e| *e > 0) {
-        purl.add_qualifier("epoch", e.to_string()).map_err(|e| err(e.to_string()))?;
+        purl.add_qualifier("epoch", e.to_string())
+            .map_err(|e| err(e.to_string()))?;
     }
     if let Some(d) = distro {
-        purl.add_qualifier("distro", d.purl_qualifier()).map_err(|e| err(e.to_string()))?;
+        purl.add_qualifier("distro", d.purl_qualifier())
+            .map_err(|e| err(e.to_string()))?;
     }
     if let Some(up) = upstream.filter(|u| !u.is_empty()) {
-        purl.add_qualifier("upstream", up).map_err(|e| err(e.to_string()))?;
+        purl.add_qualifier("upstream", up)
+            .map_err(|e| err(e.to_string()))?;
     }
     Ok(purl.to_string())
 }
@@ -101,7 +108,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(p, "pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12");
+        assert_eq!(
+            p,
+            "pkg:deb/debian/openssl@3.0.11-1~deb12u2?arch=amd64&distro=debian-12"
+        );
     }
 
     #[test]

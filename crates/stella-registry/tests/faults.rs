@@ -2,8 +2,6 @@
 //! demand: 429 with `Retry-After`, endless 5xx, redirects to another host, lies about digests and
 //! sizes, oversized manifests, unreachable and non-TLS servers.
 
-mod support;
-
 use std::io::Read;
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -12,7 +10,7 @@ use std::time::{Duration, Instant};
 use stella_registry::{
     ClientOptions, Digest, ImageReference, RegistryClient, RegistryError, media_types,
 };
-use support::*;
+use stella_testkit::{HttpServer, Reply, Request, write_auth_file};
 
 /// A tiny single-layer OCI image, hand-made: manifest, config and layer bytes.
 struct Image {

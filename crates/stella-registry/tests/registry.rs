@@ -6,23 +6,21 @@
 //! directory, and stops them on drop. Without the tools the tests are skipped with a printed
 //! reason, unless `CI` is set, where that fails.
 
-mod support;
-
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 use stella_registry::{
     ClientOptions, Digest, ImageReference, Platform, RegistryClient, RegistryError, media_types,
 };
-use support::*;
+use stella_testkit::{
+    IssuerConfig, Registries, build_multi_platform_layout, layout_blob, layout_manifest_digest,
+    output_within, registry_tools_available, run, write_auth_file,
+};
 
 struct Fixture {
     regs: Registries,
     layout: PathBuf,
     dir: tempfile::TempDir,
-    issuer_listener: Option<TcpListener>,
 }
 
 impl Fixture {
@@ -33,18 +31,11 @@ impl Fixture {
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
-        let issuer_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let issuer_port = issuer_listener.local_addr().unwrap().port();
-        let regs = Registries::start(&dir.path().join("state"), issuer_port);
-        let layout = build_test_images(dir.path());
-        regs.push(&layout, "multi", "multi", &[]);
-        regs.push(&layout, "amd64", "amd64", &[]);
-        Some(Fixture {
-            regs,
-            layout,
-            dir,
-            issuer_listener: Some(issuer_listener),
-        })
+        let regs = Registries::start();
+        let layout = build_multi_platform_layout(dir.path());
+        regs.push(&layout, "multi", "stella/hello:multi", &[]);
+        regs.push(&layout, "amd64", "stella/hello:amd64", &[]);
+        Some(Fixture { regs, layout, dir })
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -72,27 +63,6 @@ impl Fixture {
         let auth = self.path(&format!("auth-{}.json", host.replace(':', "_")));
         write_auth_file(&auth, host, user, password);
         RegistryClient::new(self.options(&auth, "linux/amd64")).unwrap()
-    }
-
-    fn basic_creds(&self) -> (String, String) {
-        (
-            self.regs.var("STELLA_REGISTRY_BASIC_USER").to_string(),
-            self.regs.var("STELLA_REGISTRY_BASIC_PASSWORD").to_string(),
-        )
-    }
-
-    fn issuer(&mut self, anonymous_pull: bool, oauth_field: bool) -> TokenIssuer {
-        let (user, password) = self.basic_creds();
-        TokenIssuer::start(
-            self.issuer_listener.take().expect("one issuer per fixture"),
-            &self.regs,
-            IssuerConfig {
-                user,
-                password,
-                anonymous_pull,
-                oauth_field,
-            },
-        )
     }
 }
 
@@ -214,8 +184,12 @@ fn platform_selection_picks_arm64_and_lists_platforms_when_none_matches() {
 #[test]
 fn docker_v2_2_manifest_list_and_manifests_are_accepted() {
     let Some(fx) = Fixture::start() else { return };
-    fx.regs
-        .push(&fx.layout, "multi", "v2list", &["--format", "v2s2"]);
+    fx.regs.push(
+        &fx.layout,
+        "multi",
+        "stella/hello:v2list",
+        &["--format", "v2s2"],
+    );
     let r = reference(fx.regs.anon(), "v2list");
     let client = fx.anonymous_client("linux/arm64");
     let resolved = client.resolve(&r).unwrap();
@@ -233,9 +207,9 @@ fn docker_v2_2_manifest_list_and_manifests_are_accepted() {
 #[test]
 fn basic_auth_uses_credentials_from_the_auth_file() {
     let Some(fx) = Fixture::start() else { return };
-    let (user, password) = fx.basic_creds();
+    let (user, password) = fx.regs.credentials();
     let r = reference(fx.regs.basic(), "multi");
-    let client = fx.client_with_creds(fx.regs.basic(), &user, &password);
+    let client = fx.client_with_creds(fx.regs.basic(), user, password);
     assert_resolves_to(&client, &r, &fx.layout, "amd64");
 
     // Without credentials: Unauthorized, naming the challenge and where credentials were sought.
@@ -253,8 +227,8 @@ fn basic_auth_uses_credentials_from_the_auth_file() {
 #[test]
 fn wrong_password_is_unauthorized_without_leaking_it() {
     let Some(fx) = Fixture::start() else { return };
-    let (user, _) = fx.basic_creds();
-    let client = fx.client_with_creds(fx.regs.basic(), &user, "wrong-password-xyzzy");
+    let (user, _) = fx.regs.credentials();
+    let client = fx.client_with_creds(fx.regs.basic(), user, "wrong-password-xyzzy");
     let err = client
         .resolve(&reference(fx.regs.basic(), "amd64"))
         .unwrap_err();
@@ -282,14 +256,14 @@ fn bearer_token_flow_caches_the_token_per_scope() {
     let Some(mut fx) = Fixture::start() else {
         return;
     };
-    let issuer = fx.issuer(false, false);
-    let (user, password) = fx.basic_creds();
+    let issuer = fx.regs.start_token_issuer(IssuerConfig::default());
+    let (user, password) = fx.regs.credentials();
     let r = reference(fx.regs.token(), "multi");
 
-    let client = fx.client_with_creds(fx.regs.token(), &user, &password);
+    let client = fx.client_with_creds(fx.regs.token(), user, password);
     assert_resolves_to(&client, &r, &fx.layout, "amd64");
     // Index, manifest, config and layer all went out on one token for repository:stella/hello:pull.
-    assert_eq!(issuer.issued.load(Ordering::SeqCst), 1);
+    assert_eq!(issuer.issued(), 1);
     let token_requests = issuer.server.requests();
     assert!(
         token_requests[0]
@@ -313,7 +287,7 @@ fn bearer_token_flow_caches_the_token_per_scope() {
     assert!(msg.contains("Bearer realm="), "{msg}");
 
     // A wrong password is refused by the token service.
-    let wrong = fx.client_with_creds(fx.regs.token(), &user, "not-the-password");
+    let wrong = fx.client_with_creds(fx.regs.token(), user, "not-the-password");
     let err = wrong.resolve(&r).unwrap_err();
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err:?}");
     assert!(err.to_string().contains("token service"), "{err}");
@@ -325,7 +299,10 @@ fn bearer_token_from_an_access_token_field_for_anonymous_pull() {
     let Some(mut fx) = Fixture::start() else {
         return;
     };
-    let issuer = fx.issuer(true, true);
+    let issuer = fx.regs.start_token_issuer(IssuerConfig {
+        anonymous_pull: true,
+        oauth_field: true,
+    });
     let client = fx.anonymous_client("linux/arm64");
     assert_resolves_to(
         &client,
@@ -333,7 +310,7 @@ fn bearer_token_from_an_access_token_field_for_anonymous_pull() {
         &fx.layout,
         "arm64",
     );
-    assert_eq!(issuer.issued.load(Ordering::SeqCst), 1);
+    assert_eq!(issuer.issued(), 1);
     assert!(
         issuer.server.requests()[0]
             .header("authorization")
@@ -386,14 +363,14 @@ fn corrupted_blobs_in_registry_storage_are_detected() {
     let resolved = client.resolve(&r).unwrap();
     let layer = resolved.layers[0].clone();
 
-    corrupt(&fx.regs.storage(), &layer.digest);
+    corrupt(&fx.regs, &layer.digest);
     let err = read_blob(&client, &r, &layer.digest, layer.size).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     let msg = err.to_string();
     assert!(msg.contains(&format!("expected {}", layer.digest)), "{msg}");
     assert!(msg.contains("got sha256:"), "{msg}");
 
-    corrupt(&fx.regs.storage(), &resolved.config_digest);
+    corrupt(&fx.regs, &resolved.config_digest);
     let err = client.resolve(&r).unwrap_err();
     match &err {
         RegistryError::DigestMismatch { what, expected, .. } => {
@@ -405,13 +382,8 @@ fn corrupted_blobs_in_registry_storage_are_detected() {
 }
 
 /// Flips one byte of a blob in the registry's filesystem storage, keeping its size.
-fn corrupt(storage: &Path, digest: &Digest) {
-    let hex = digest.hex();
-    let path = storage
-        .join("docker/registry/v2/blobs/sha256")
-        .join(&hex[..2])
-        .join(hex)
-        .join("data");
+fn corrupt(regs: &Registries, digest: &Digest) {
+    let path = regs.blob_data(&digest.to_string());
     let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
@@ -438,9 +410,8 @@ fn registry_auth_file_env_var_is_the_default_auth_file() {
         return;
     }
     let Some(fx) = Fixture::start() else { return };
-    let (user, password) = fx.basic_creds();
     let auth = fx.path("env-auth.json");
-    write_auth_file(&auth, fx.regs.basic(), &user, &password);
+    fx.regs.write_auth_file(&auth, fx.regs.basic());
     let image = reference(fx.regs.basic(), "multi").to_string();
     run(
         std::process::Command::new(std::env::current_exe().unwrap())
@@ -455,7 +426,7 @@ fn registry_auth_file_env_var_is_the_default_auth_file() {
         Duration::from_secs(60),
     );
     // And the same child without the variable (and no other auth file) is refused.
-    let (status, out, err) = run_unchecked(
+    let out = output_within(
         std::process::Command::new(std::env::current_exe().unwrap())
             .args([
                 "registry_auth_file_env_var_is_the_default_auth_file",
@@ -468,7 +439,8 @@ fn registry_auth_file_env_var_is_the_default_auth_file() {
             .env("HOME", fx.path("empty-home")),
         Duration::from_secs(60),
     );
-    assert!(!status.success());
-    let text = out + &err;
+    assert!(!out.status.success());
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("unauthorized to pull"), "{text}");
 }

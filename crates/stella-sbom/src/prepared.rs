@@ -550,8 +550,12 @@ mod tests {
 
     #[test]
     fn a_url_in_angle_brackets_is_not_an_email() {
-        let (name, email) = split_contact("Google Cloud SDK <https://code.google.com/p/google-cloud-sdk/>");
-        assert_eq!(name, "Google Cloud SDK <https://code.google.com/p/google-cloud-sdk/>");
+        let (name, email) =
+            split_contact("Google Cloud SDK <https://code.google.com/p/google-cloud-sdk/>");
+        assert_eq!(
+            name,
+            "Google Cloud SDK <https://code.google.com/p/google-cloud-sdk/>"
+        );
         assert_eq!(email, None);
         assert_eq!(split_contact("A <a@b.org>").1.as_deref(), Some("a@b.org"));
     }

@@ -28,7 +28,10 @@ pub struct FileResult {
 /// The cache key part that names the analyzers (and the format of [`LayerAnalysis`]): a result
 /// cached by other analyzer versions is never reused.
 pub fn analyzer_cache_key(analyzers: &[Box<dyn Analyzer>]) -> String {
-    let mut parts: Vec<String> = analyzers.iter().map(|a| format!("{}@{}", a.name(), a.version())).collect();
+    let mut parts: Vec<String> = analyzers
+        .iter()
+        .map(|a| format!("{}@{}", a.name(), a.version()))
+        .collect();
     parts.sort();
     format!("layer-analysis/v1;os-release@1;{}", parts.join(","))
 }
@@ -48,7 +51,8 @@ pub(crate) struct Collector {
 impl Collector {
     pub fn file(&mut self, analyzers: &[Box<dyn Analyzer>], path: &str, content: &[u8]) {
         if os_release::wants(path) {
-            self.release_files.push((path.to_string(), content.to_vec()));
+            self.release_files
+                .push((path.to_string(), content.to_vec()));
         }
         for a in analyzers.iter().filter(|a| a.wants(path)) {
             let (facts, error) = match a.analyze(path, content) {
@@ -65,7 +69,8 @@ impl Collector {
     }
 
     pub fn finish(mut self, contents: LayerContents) -> LayerAnalysis {
-        self.results.sort_by(|a, b| (&a.path, &a.analyzer).cmp(&(&b.path, &b.analyzer)));
+        self.results
+            .sort_by(|a, b| (&a.path, &a.analyzer).cmp(&(&b.path, &b.analyzer)));
         self.release_files.sort();
         LayerAnalysis {
             contents,

@@ -16,14 +16,19 @@ pub(crate) struct Merged {
 
 /// Merges layer analyses (in layer order; `layer_digests[i]` names layer `i`, empty for a
 /// directory source).
-pub(crate) fn merge(layers: &[LayerAnalysis], layer_digests: &[Digest]) -> Result<Merged, ResolveError> {
+pub(crate) fn merge(
+    layers: &[LayerAnalysis],
+    layer_digests: &[Digest],
+) -> Result<Merged, ResolveError> {
     let mut view = MergedView::default();
     for (i, l) in layers.iter().enumerate() {
         view.apply_layer(i as u32, &l.contents);
     }
     let live = |layer: usize, path: &str| {
-        view.get(path)
-            .is_some_and(|e| e.layer as usize == layer && matches!(e.record.kind, FileKind::File | FileKind::Hardlink))
+        view.get(path).is_some_and(|e| {
+            e.layer as usize == layer
+                && matches!(e.record.kind, FileKind::File | FileKind::Hardlink)
+        })
     };
 
     // Distro: release files resolved through symlinks inside the root.
@@ -67,20 +72,29 @@ pub(crate) fn merge(layers: &[LayerAnalysis], layer_digests: &[Digest]) -> Resul
             }
             packages.extend(f.packages.iter().cloned());
             for h in &f.owned_files {
-                owned.entry((h.kind, h.package.clone())).or_default().extend(h.values.iter().cloned());
+                owned
+                    .entry((h.kind, h.package.clone()))
+                    .or_default()
+                    .extend(h.values.iter().cloned());
             }
             for h in &f.licenses {
-                licenses.entry((h.kind, h.package.clone())).or_default().extend(h.values.iter().cloned());
+                licenses
+                    .entry((h.kind, h.package.clone()))
+                    .or_default()
+                    .extend(h.values.iter().cloned());
             }
         }
     }
 
     // The layer that introduced each package: the first layer whose databases list it.
-    let mut first_seen: BTreeMap<(PackageKind, String, String, Option<String>), usize> = BTreeMap::new();
+    let mut first_seen: BTreeMap<(PackageKind, String, String, Option<String>), usize> =
+        BTreeMap::new();
     for (i, l) in layers.iter().enumerate() {
         for r in &l.results {
             for p in r.facts.iter().flat_map(|f| &f.packages) {
-                first_seen.entry((p.kind, p.name.clone(), p.version.clone(), p.arch.clone())).or_insert(i);
+                first_seen
+                    .entry((p.kind, p.name.clone(), p.version.clone(), p.arch.clone()))
+                    .or_insert(i);
             }
         }
     }
@@ -100,14 +114,28 @@ pub(crate) fn merge(layers: &[LayerAnalysis], layer_digests: &[Digest]) -> Resul
                 p.licenses = l.clone();
             }
         }
-        if let Some(&i) = first_seen.get(&(p.kind, p.name.clone(), p.version.clone(), p.arch.clone())) {
+        if let Some(&i) =
+            first_seen.get(&(p.kind, p.name.clone(), p.version.clone(), p.arch.clone()))
+        {
             p.layer = layer_digests.get(i).cloned();
         }
         let bare_version = match p.epoch {
-            Some(_) => p.version.split_once(':').map(|(_, v)| v).unwrap_or(&p.version),
+            Some(_) => p
+                .version
+                .split_once(':')
+                .map(|(_, v)| v)
+                .unwrap_or(&p.version),
             None => &p.version,
         };
-        match os_package_purl(p.kind, &p.name, bare_version, p.epoch, p.arch.as_deref(), distro.as_ref(), None) {
+        match os_package_purl(
+            p.kind,
+            &p.name,
+            bare_version,
+            p.epoch,
+            p.arch.as_deref(),
+            distro.as_ref(),
+            None,
+        ) {
             Ok(purl) => p.purl = purl,
             Err(e) => warnings.push(e.to_string()),
         }

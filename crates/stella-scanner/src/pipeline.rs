@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use stella_analyzers::{Analyzer, all_analyzers};
 use stella_image::{
-    ImageError, ImageSource, LayerError, LayerLimits, Platform, ResolveError, SourceOptions, Target, open_source,
-    read_paths, walk_dir, walk_layer,
+    ImageError, ImageSource, LayerError, LayerLimits, Platform, ResolveError, SourceOptions,
+    Target, open_source, read_paths, walk_dir, walk_layer,
 };
 use stella_model::{Digest, Inventory};
 use stella_store::LayerCache;
@@ -34,7 +34,9 @@ impl Default for ScanOptions {
             insecure_registries: Vec::new(),
             limits: LayerLimits::default(),
             cache: None,
-            parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            parallelism: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
             source_date_epoch: None,
         }
     }
@@ -94,7 +96,11 @@ pub enum ScanError {
 }
 
 /// Scans `target` (any form [`Target::parse`] accepts).
-pub fn scan(target: &str, opts: &ScanOptions, progress: &dyn Progress) -> Result<ScanOutcome, ScanError> {
+pub fn scan(
+    target: &str,
+    opts: &ScanOptions,
+    progress: &dyn Progress,
+) -> Result<ScanOutcome, ScanError> {
     let parsed = Target::parse(target)?;
     let source_opts = SourceOptions {
         platform: opts.platform.clone(),
@@ -113,9 +119,12 @@ pub fn scan(target: &str, opts: &ScanOptions, progress: &dyn Progress) -> Result
         Some(root) => {
             progress.layer_started(0, None, 0);
             let mut collector = Collector::default();
-            let (contents, unreadable) = walk_dir(root, &opts.limits, &|p| wanted(&analyzers, p), &mut |p, c| {
-                collector.file(&analyzers, p, &c)
-            })?;
+            let (contents, unreadable) = walk_dir(
+                root,
+                &opts.limits,
+                &|p| wanted(&analyzers, p),
+                &mut |p, c| collector.file(&analyzers, p, &c),
+            )?;
             if unreadable > 0 {
                 tracing::debug!(unreadable, "entries skipped because they could not be read");
             }
@@ -130,7 +139,11 @@ pub fn scan(target: &str, opts: &ScanOptions, progress: &dyn Progress) -> Result
         source_name: target.to_string(),
         error,
     })?;
-    let timestamp = output_timestamp(opts.source_date_epoch, info.created.as_deref(), merged.newest_db_mtime);
+    let timestamp = output_timestamp(
+        opts.source_date_epoch,
+        info.created.as_deref(),
+        merged.newest_db_mtime,
+    );
     let mut inventory = Inventory {
         image: info,
         distro: merged.distro,
@@ -158,14 +171,17 @@ fn read_layers(
     let mut slots: Vec<Option<LayerAnalysis>> = vec![None; layers.len()];
     let mut todo = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
-        let cached = opts.cache.as_ref().and_then(|c| match c.get(&layer.digest, &key) {
-            Ok(Some(bytes)) => decode(&bytes),
-            Ok(None) => None,
-            Err(e) => {
-                tracing::warn!("layer cache unavailable: {e}");
-                None
-            }
-        });
+        let cached = opts
+            .cache
+            .as_ref()
+            .and_then(|c| match c.get(&layer.digest, &key) {
+                Ok(Some(bytes)) => decode(&bytes),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!("layer cache unavailable: {e}");
+                    None
+                }
+            });
         match cached {
             Some(a) => {
                 progress.layer_finished(i, true);
@@ -178,7 +194,7 @@ fn read_layers(
 
     let next = AtomicUsize::new(0);
     let workers = opts.parallelism.clamp(1, todo.len().max(1));
-    let results: Vec<(usize, Result<(LayerAnalysis, u64), ScanError>)> = std::thread::scope(|s| {
+    let results: Vec<(usize, LayerOutcome)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
@@ -199,7 +215,10 @@ fn read_layers(
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("layer worker panicked")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("layer worker panicked"))
+            .collect()
     });
     let mut first_error: Option<(usize, ScanError)> = None;
     for (i, r) in results {
@@ -224,8 +243,14 @@ fn read_layers(
     if let Some((_, e)) = first_error {
         return Err(e);
     }
-    Ok(slots.into_iter().map(|s| s.expect("every layer analysed")).collect())
+    Ok(slots
+        .into_iter()
+        .map(|s| s.expect("every layer analysed"))
+        .collect())
 }
+
+/// A layer's analysis and the raw bytes read for it, or why it failed.
+type LayerOutcome = Result<(LayerAnalysis, u64), ScanError>;
 
 /// Counts raw bytes for progress.
 struct CountingReader<'a, R> {
@@ -273,7 +298,11 @@ fn read_one_layer(
     let bytes = raw.count;
     if !walk.hardlinks_wanted.is_empty() {
         // Wanted hard links whose targets were not kept: read the targets in a second pass.
-        let targets: Vec<String> = walk.hardlinks_wanted.iter().map(|(_, t)| t.clone()).collect();
+        let targets: Vec<String> = walk
+            .hardlinks_wanted
+            .iter()
+            .map(|(_, t)| t.clone())
+            .collect();
         let mut raw = source.open_layer(index)?;
         let found = read_paths(&mut raw, limits, &targets).map_err(layer_err)?;
         for (link, target) in &walk.hardlinks_wanted {
@@ -287,7 +316,11 @@ fn read_one_layer(
 }
 
 /// See [`ScanOutcome::timestamp`].
-fn output_timestamp(source_date_epoch: Option<i64>, created: Option<&str>, db_mtime: Option<i64>) -> String {
+fn output_timestamp(
+    source_date_epoch: Option<i64>,
+    created: Option<&str>,
+    db_mtime: Option<i64>,
+) -> String {
     use time::format_description::well_known::Rfc3339;
     let fmt = |t: time::OffsetDateTime| {
         let t = t.to_offset(time::UtcOffset::UTC);
@@ -311,7 +344,8 @@ fn output_timestamp(source_date_epoch: Option<i64>, created: Option<&str>, db_mt
     {
         return fmt(t);
     }
-    let t = time::OffsetDateTime::from_unix_timestamp(db_mtime.unwrap_or(0)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let t = time::OffsetDateTime::from_unix_timestamp(db_mtime.unwrap_or(0))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     fmt(t)
 }
 
@@ -321,8 +355,17 @@ mod tests {
 
     #[test]
     fn timestamps_prefer_source_date_epoch_then_created_then_db_mtime() {
-        assert_eq!(output_timestamp(Some(0), Some("2024-05-01T10:00:00.5Z"), Some(5)), "1970-01-01T00:00:00Z");
-        assert_eq!(output_timestamp(None, Some("2024-05-01T12:00:00.123+02:00"), Some(5)), "2024-05-01T10:00:00Z");
-        assert_eq!(output_timestamp(None, None, Some(86400)), "1970-01-02T00:00:00Z");
+        assert_eq!(
+            output_timestamp(Some(0), Some("2024-05-01T10:00:00.5Z"), Some(5)),
+            "1970-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            output_timestamp(None, Some("2024-05-01T12:00:00.123+02:00"), Some(5)),
+            "2024-05-01T10:00:00Z"
+        );
+        assert_eq!(
+            output_timestamp(None, None, Some(86400)),
+            "1970-01-02T00:00:00Z"
+        );
     }
 }

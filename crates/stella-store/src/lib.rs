@@ -27,7 +27,9 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("no data directory: set STELLA_DATA_DIR (the user's data directory could not be determined)")]
+    #[error(
+        "no data directory: set STELLA_DATA_DIR (the user's data directory could not be determined)"
+    )]
     NoDataDir,
 }
 
@@ -42,7 +44,9 @@ impl DataDir {
     /// Linux).
     pub fn resolve() -> Result<DataDir, StoreError> {
         if let Some(d) = std::env::var_os("STELLA_DATA_DIR").filter(|d| !d.is_empty()) {
-            return Ok(DataDir { root: PathBuf::from(d) });
+            return Ok(DataDir {
+                root: PathBuf::from(d),
+            });
         }
         let base = dirs::data_dir().ok_or(StoreError::NoDataDir)?;
         Ok(DataDir {
@@ -95,8 +99,10 @@ impl LayerCache {
         let conn = Connection::open(&path).map_err(sql)?;
         // Several scans may share one cache: WAL lets readers go on while one writes.
         conn.busy_timeout(Duration::from_secs(30)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
         conn.execute_batch(SCHEMA).map_err(sql)?;
         Ok(LayerCache {
             path,
@@ -147,10 +153,21 @@ mod tests {
         let d = Digest::sha256_of(b"layer");
         assert_eq!(cache.get(&d, "dpkg@1").unwrap(), None);
         cache.put(&d, "dpkg@1", b"result").unwrap();
-        assert_eq!(cache.get(&d, "dpkg@1").unwrap().as_deref(), Some(&b"result"[..]));
-        assert_eq!(cache.get(&d, "dpkg@2").unwrap(), None, "another analyzer version misses");
+        assert_eq!(
+            cache.get(&d, "dpkg@1").unwrap().as_deref(),
+            Some(&b"result"[..])
+        );
+        assert_eq!(
+            cache.get(&d, "dpkg@2").unwrap(),
+            None,
+            "another analyzer version misses"
+        );
         drop(cache);
         let again = LayerCache::open(dir.path()).unwrap();
-        assert_eq!(again.get(&d, "dpkg@1").unwrap().as_deref(), Some(&b"result"[..]), "survives reopening");
+        assert_eq!(
+            again.get(&d, "dpkg@1").unwrap().as_deref(),
+            Some(&b"result"[..]),
+            "survives reopening"
+        );
     }
 }

@@ -69,12 +69,20 @@ pub fn parse_installed(path: &str, text: &str) -> Vec<Package> {
                 "o" => pkg.source_name = Some(v),
                 "m" => pkg.supplier = Some(v),
                 "L" if !v.is_empty() => pkg.licenses.push(v),
-                "D" => pkg
-                    .depends
-                    .extend(v.split_whitespace().filter_map(dependency_name).map(|name| Dependency { name })),
-                "p" => pkg.provides.extend(v.split_whitespace().filter_map(dependency_name)),
+                "D" => pkg.depends.extend(
+                    v.split_whitespace()
+                        .filter_map(dependency_name)
+                        .map(|name| Dependency { name }),
+                ),
+                "p" => pkg
+                    .provides
+                    .extend(v.split_whitespace().filter_map(dependency_name)),
                 "F" => dir = v,
-                "R" => pkg.files.push(if dir.is_empty() { v } else { format!("{dir}/{v}") }),
+                "R" => pkg.files.push(if dir.is_empty() {
+                    v
+                } else {
+                    format!("{dir}/{v}")
+                }),
                 _ => {}
             }
         }
@@ -110,14 +118,19 @@ mod tests {
         assert_eq!(musl.licenses, vec!["MIT"]);
         assert_eq!(musl.source_name.as_deref(), Some("musl"));
         assert_eq!(musl.provides, vec!["so:libc.musl-x86_64.so.1"]);
-        assert!(musl.files.contains(&"lib/libc.musl-x86_64.so.1".to_string()));
+        assert!(
+            musl.files
+                .contains(&"lib/libc.musl-x86_64.so.1".to_string())
+        );
         let busybox = pkgs.iter().find(|p| p.name == "busybox").unwrap();
         assert_eq!(busybox.version, "1.24.2-r9");
         assert_eq!(busybox.depends[0].name, "so:libc.musl-x86_64.so.1");
         // Every entry with a name and version in the file is read.
         let expected = fixture()
             .split("\n\n")
-            .filter(|p| p.lines().any(|l| l.starts_with("P:")) && p.lines().any(|l| l.starts_with("V:")))
+            .filter(|p| {
+                p.lines().any(|l| l.starts_with("P:")) && p.lines().any(|l| l.starts_with("V:"))
+            })
             .count();
         assert_eq!(pkgs.len(), expected);
     }

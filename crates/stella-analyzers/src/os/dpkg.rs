@@ -17,7 +17,8 @@ impl Analyzer for DpkgAnalyzer {
         "dpkg"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: DEP-5 license names mapped to SPDX ids.
+        2
     }
     fn wants(&self, path: &str) -> bool {
         if path == STATUS {
@@ -46,8 +47,14 @@ impl Analyzer for DpkgAnalyzer {
                 values: file_list(text.lines()),
             });
         } else if let Some(rest) = path.strip_prefix(DOC) {
-            let package = rest.split_once('/').map(|(p, _)| p.to_string()).unwrap_or_default();
-            let licenses = copyright_licenses(text);
+            let package = rest
+                .split_once('/')
+                .map(|(p, _)| p.to_string())
+                .unwrap_or_default();
+            let licenses: Vec<String> = copyright_licenses(text)
+                .iter()
+                .map(|l| debian_license_to_spdx(l))
+                .collect();
             if !licenses.is_empty() {
                 facts.licenses.push(PackageHint {
                     kind: PackageKind::Deb,
@@ -59,7 +66,9 @@ impl Analyzer for DpkgAnalyzer {
             && name.ends_with(".md5sums")
         {
             let package = name.trim_end_matches(".md5sums").to_string();
-            let files = text.lines().filter_map(|l| l.split_once("  ").map(|(_, f)| f));
+            let files = text
+                .lines()
+                .filter_map(|l| l.split_once("  ").map(|(_, f)| f));
             facts.owned_files.push(PackageHint {
                 kind: PackageKind::Deb,
                 package,
@@ -85,7 +94,14 @@ fn file_list<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
 fn is_installed(status: &str) -> bool {
     matches!(
         status.split_whitespace().nth(2),
-        Some("installed" | "unpacked" | "half-configured" | "triggers-awaited" | "triggers-pending" | "half-installed")
+        Some(
+            "installed"
+                | "unpacked"
+                | "half-configured"
+                | "triggers-awaited"
+                | "triggers-pending"
+                | "half-installed"
+        )
     )
 }
 
@@ -93,7 +109,11 @@ fn is_installed(status: &str) -> bool {
 pub fn parse_status(path: &str, text: &str) -> Result<Vec<Package>, AnalyzerError> {
     let mut out = Vec::new();
     for para in control_paragraphs(text) {
-        let get = |k: &str| para.iter().find(|(f, _)| f.eq_ignore_ascii_case(k)).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            para.iter()
+                .find(|(f, _)| f.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
         let Some(name) = get("Package") else { continue };
         // status.d entries of distroless images carry no Status field: present means installed.
         if let Some(status) = get("Status")
@@ -102,11 +122,17 @@ pub fn parse_status(path: &str, text: &str) -> Result<Vec<Package>, AnalyzerErro
             continue;
         }
         let Some(version) = get("Version") else {
-            return Err(AnalyzerError::new(path, format!("package {name:?} has no Version")));
+            return Err(AnalyzerError::new(
+                path,
+                format!("package {name:?} has no Version"),
+            ));
         };
         let (source_name, source_version) = match get("Source") {
             Some(src) => match src.split_once('(') {
-                Some((n, v)) => (n.trim().to_string(), v.trim_end_matches(')').trim().to_string()),
+                Some((n, v)) => (
+                    n.trim().to_string(),
+                    v.trim_end_matches(')').trim().to_string(),
+                ),
                 None => (src.trim().to_string(), version.to_string()),
             },
             None => (name.to_string(), version.to_string()),
@@ -114,7 +140,11 @@ pub fn parse_status(path: &str, text: &str) -> Result<Vec<Package>, AnalyzerErro
         let mut depends = Vec::new();
         for field in ["Depends", "Pre-Depends"] {
             if let Some(d) = get(field) {
-                depends.extend(relation_names(d).into_iter().map(|name| Dependency { name }));
+                depends.extend(
+                    relation_names(d)
+                        .into_iter()
+                        .map(|name| Dependency { name }),
+                );
             }
         }
         let provides = get("Provides").map(relation_names).unwrap_or_default();
@@ -156,7 +186,11 @@ fn relation_names(field: &str) -> Vec<String> {
 /// order of first appearance. Free-form copyright files yield nothing: guessing licenses from
 /// prose is how scanners get them wrong.
 pub fn copyright_licenses(text: &str) -> Vec<String> {
-    if !text.lines().next().is_some_and(|l| l.starts_with("Format:")) {
+    if !text
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("Format:"))
+    {
         return Vec::new();
     }
     let mut out: Vec<String> = Vec::new();
@@ -171,6 +205,39 @@ pub fn copyright_licenses(text: &str) -> Vec<String> {
     out
 }
 
+/// A DEP-5 short license name in SPDX spelling where the mapping is exact (`GPL-2+` is
+/// `GPL-2.0-or-later`, `Expat` is `MIT`); other names (`public-domain`, `Artistic`, …) are kept
+/// as written. A name combining licenses (`GPL-2+ or Artistic`) is left alone too: SBOM
+/// writers classify what is not an SPDX id.
+pub fn debian_license_to_spdx(name: &str) -> String {
+    let (base, or_later) = match name.strip_suffix('+') {
+        Some(b) => (b, true),
+        None => (name, false),
+    };
+    let gnu = |id: &str| format!("{id}-{}", if or_later { "or-later" } else { "only" });
+    match base {
+        "GPL-1" => gnu("GPL-1.0"),
+        "GPL-2" => gnu("GPL-2.0"),
+        "GPL-3" => gnu("GPL-3.0"),
+        "LGPL-2" => gnu("LGPL-2.0"),
+        "LGPL-2.1" => gnu("LGPL-2.1"),
+        "LGPL-3" => gnu("LGPL-3.0"),
+        "AGPL-3" => gnu("AGPL-3.0"),
+        "GFDL-1.2" => gnu("GFDL-1.2"),
+        "GFDL-1.3" => gnu("GFDL-1.3"),
+        _ if or_later => name.to_string(),
+        "Expat" => "MIT".to_string(),
+        "BSD-2-clause" => "BSD-2-Clause".to_string(),
+        "BSD-3-clause" => "BSD-3-Clause".to_string(),
+        "BSD-4-clause" => "BSD-4-Clause".to_string(),
+        "Apache-2.0" | "Zlib" | "ISC" | "MPL-2.0" | "MPL-1.1" | "CC0-1.0" | "BSL-1.0" => {
+            base.to_string()
+        }
+        "zlib" => "Zlib".to_string(),
+        _ => name.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,7 +249,10 @@ mod tests {
         let pkgs = parse_status("var/lib/dpkg/status", STATUS_SAMPLE).unwrap();
         assert_eq!(pkgs.len(), 2, "config-files packages are not installed");
         let libc = &pkgs[0];
-        assert_eq!((libc.name.as_str(), libc.version.as_str()), ("libc6", "2.36-9+deb12u4"));
+        assert_eq!(
+            (libc.name.as_str(), libc.version.as_str()),
+            ("libc6", "2.36-9+deb12u4")
+        );
         assert_eq!(libc.source_name.as_deref(), Some("glibc"));
         assert_eq!(libc.source_version.as_deref(), Some("2.36-9+deb12u4"));
         assert_eq!(libc.arch.as_deref(), Some("amd64"));
@@ -204,6 +274,19 @@ mod tests {
         assert!(!a.wants("var/lib/dpkg/status-old"));
         assert!(!a.wants("var/lib/dpkg/info/libc6.md5sums"));
         assert!(!a.wants("usr/share/doc/libc6/changelog.gz"));
+    }
+
+    #[test]
+    fn debian_license_names_map_to_spdx_ids_only_when_exact() {
+        assert_eq!(debian_license_to_spdx("GPL-2+"), "GPL-2.0-or-later");
+        assert_eq!(debian_license_to_spdx("LGPL-2.1"), "LGPL-2.1-only");
+        assert_eq!(debian_license_to_spdx("Expat"), "MIT");
+        assert_eq!(debian_license_to_spdx("BSD-3-clause"), "BSD-3-Clause");
+        assert_eq!(debian_license_to_spdx("public-domain"), "public-domain");
+        assert_eq!(
+            debian_license_to_spdx("GPL-2+ or Artistic"),
+            "GPL-2+ or Artistic"
+        );
     }
 
     #[test]

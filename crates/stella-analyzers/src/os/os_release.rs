@@ -47,12 +47,25 @@ pub fn detect(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Distro> {
     if let Some(bytes) = read("etc/lsb-release") {
         let text = String::from_utf8_lossy(&bytes);
         let kv = key_values(&text);
-        if let Some(id) = kv.iter().find(|(k, _)| k == "DISTRIB_ID").map(|(_, v)| v.to_lowercase()) {
+        if let Some(id) = kv
+            .iter()
+            .find(|(k, _)| k == "DISTRIB_ID")
+            .map(|(_, v)| v.to_lowercase())
+        {
             return Some(Distro {
                 id,
-                version_id: kv.iter().find(|(k, _)| k == "DISTRIB_RELEASE").map(|(_, v)| v.clone()),
-                codename: kv.iter().find(|(k, _)| k == "DISTRIB_CODENAME").map(|(_, v)| v.clone()),
-                pretty_name: kv.iter().find(|(k, _)| k == "DISTRIB_DESCRIPTION").map(|(_, v)| v.clone()),
+                version_id: kv
+                    .iter()
+                    .find(|(k, _)| k == "DISTRIB_RELEASE")
+                    .map(|(_, v)| v.clone()),
+                codename: kv
+                    .iter()
+                    .find(|(k, _)| k == "DISTRIB_CODENAME")
+                    .map(|(_, v)| v.clone()),
+                pretty_name: kv
+                    .iter()
+                    .find(|(k, _)| k == "DISTRIB_DESCRIPTION")
+                    .map(|(_, v)| v.clone()),
                 id_like: Vec::new(),
                 source_file: "etc/lsb-release".into(),
             });
@@ -62,7 +75,9 @@ pub fn detect(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Distro> {
         let v = String::from_utf8_lossy(&v).trim().to_string();
         return Some(Distro {
             id: "debian".into(),
-            version_id: v.starts_with(|c: char| c.is_ascii_digit()).then(|| v.split('.').next().unwrap_or("").to_string()),
+            version_id: v
+                .starts_with(|c: char| c.is_ascii_digit())
+                .then(|| v.split('.').next().unwrap_or("").to_string()),
             source_file: "etc/debian_version".into(),
             ..Default::default()
         });
@@ -75,7 +90,12 @@ pub fn detect(read: &dyn Fn(&str) -> Option<Vec<u8>>) -> Option<Distro> {
             ..Default::default()
         });
     }
-    for file in ["etc/redhat-release", "etc/centos-release", "etc/fedora-release", "etc/system-release"] {
+    for file in [
+        "etc/redhat-release",
+        "etc/centos-release",
+        "etc/fedora-release",
+        "etc/system-release",
+    ] {
         if let Some(v) = read(file)
             && let Some(d) = parse_redhat_release(&String::from_utf8_lossy(&v), file)
         {
@@ -107,13 +127,20 @@ fn key_values(text: &str) -> Vec<(String, String)> {
 /// Parses os-release (freedesktop.org format). `None` when it names no `ID`.
 pub fn parse_os_release(text: &str) -> Option<Distro> {
     let kv = key_values(text);
-    let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let get = |k: &str| {
+        kv.iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
     Some(Distro {
         id: get("ID")?.to_lowercase(),
         version_id: get("VERSION_ID"),
         codename: get("VERSION_CODENAME"),
         pretty_name: get("PRETTY_NAME"),
-        id_like: get("ID_LIKE").map(|v| v.split_whitespace().map(String::from).collect()).unwrap_or_default(),
+        id_like: get("ID_LIKE")
+            .map(|v| v.split_whitespace().map(String::from).collect())
+            .unwrap_or_default(),
         source_file: String::new(),
     })
 }
@@ -156,7 +183,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn detect_from(files: &[(&str, &str)]) -> Option<Distro> {
-        let m: HashMap<String, Vec<u8>> = files.iter().map(|(k, v)| (k.to_string(), v.as_bytes().to_vec())).collect();
+        let m: HashMap<String, Vec<u8>> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
         detect(&|p| m.get(p).cloned())
     }
 
@@ -175,9 +205,23 @@ mod tests {
 
     #[test]
     fn falls_back_to_release_files() {
-        assert_eq!(detect_from(&[("etc/alpine-release", "3.20.3\n")]).unwrap().purl_qualifier(), "alpine-3.20.3");
-        assert_eq!(detect_from(&[("etc/debian_version", "12.7\n")]).unwrap().purl_qualifier(), "debian-12");
-        let rh = detect_from(&[("etc/redhat-release", "Red Hat Enterprise Linux release 9.4 (Plow)\n")]).unwrap();
+        assert_eq!(
+            detect_from(&[("etc/alpine-release", "3.20.3\n")])
+                .unwrap()
+                .purl_qualifier(),
+            "alpine-3.20.3"
+        );
+        assert_eq!(
+            detect_from(&[("etc/debian_version", "12.7\n")])
+                .unwrap()
+                .purl_qualifier(),
+            "debian-12"
+        );
+        let rh = detect_from(&[(
+            "etc/redhat-release",
+            "Red Hat Enterprise Linux release 9.4 (Plow)\n",
+        )])
+        .unwrap();
         assert_eq!(rh.purl_qualifier(), "rhel-9.4");
         assert!(detect_from(&[]).is_none());
     }
@@ -187,7 +231,10 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../../shared/data/fixtures-trivy-parsers/src/pkg/fanal/analyzer/os/release/testdata");
         let mut ids = Vec::new();
-        for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+        for e in std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .flatten()
+        {
             if let Ok(text) = std::fs::read_to_string(e.path())
                 && let Some(d) = parse_os_release(&text)
             {

@@ -16,7 +16,11 @@ pub fn stella() -> Command {
 
 /// Runs `stella` with its data directory in `data`.
 pub fn run(data: &Path, args: &[&str]) -> Output {
-    stella().env("STELLA_DATA_DIR", data).args(args).output().expect("run stella")
+    stella()
+        .env("STELLA_DATA_DIR", data)
+        .args(args)
+        .output()
+        .expect("run stella")
 }
 
 pub fn sha256_hex(b: &[u8]) -> String {
@@ -114,10 +118,15 @@ pub const STATUS: &[u8] = b"Package: base-files\nStatus: install ok installed\nA
 /// printed) when they cannot be built outside CI; in CI a failure to build them fails the test.
 pub fn test_images() -> Option<&'static std::collections::BTreeMap<String, String>> {
     use std::sync::OnceLock;
-    static IMAGES: OnceLock<Result<std::collections::BTreeMap<String, String>, String>> = OnceLock::new();
+    static IMAGES: OnceLock<Result<std::collections::BTreeMap<String, String>, String>> =
+        OnceLock::new();
     let r = IMAGES.get_or_init(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/images/build-test-images.sh");
-        let out = Command::new("bash").arg(&script).output().map_err(|e| format!("{}: {e}", script.display()))?;
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/images/build-test-images.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .map_err(|e| format!("{}: {e}", script.display()))?;
         if !out.status.success() {
             return Err(format!(
                 "{} failed:\n{}\n{}",
@@ -126,18 +135,29 @@ pub fn test_images() -> Option<&'static std::collections::BTreeMap<String, Strin
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
-        let dir = std::env::var("STELLA_TEST_IMAGES").ok().map(PathBuf::from).unwrap_or_else(|| {
-            let cache = std::env::var("XDG_CACHE_HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache"));
-            cache.join("stella/test-images")
-        });
-        let env = std::fs::read_to_string(dir.join("manifest.env")).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let dir = std::env::var("STELLA_TEST_IMAGES")
+            .ok()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                let cache = std::env::var("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|_| {
+                        PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache")
+                    });
+                cache.join("stella/test-images")
+            });
+        let env = std::fs::read_to_string(dir.join("manifest.env"))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
         Ok(env
             .lines()
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').trim_matches('\'').to_string()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.trim_matches('"').trim_matches('\'').to_string(),
+                )
+            })
             .collect())
     });
     match r {
