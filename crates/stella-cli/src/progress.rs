@@ -48,16 +48,26 @@ impl Progress for BarProgress {
     }
     fn layer_started(&self, index: usize, digest: Option<&Digest>, size: u64) {
         let bar = self.multi.add(ProgressBar::new(size));
-        bar.set_style(
-            ProgressStyle::with_template(
-                "  {prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        let name = digest
-            .map(|d| d.hex()[..12].to_string())
-            .unwrap_or_else(|| "filesystem".into());
-        bar.set_prefix(name);
+        match digest {
+            Some(d) => {
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "  {prefix} {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_prefix(d.hex()[..12].to_string());
+            }
+            None => {
+                // A directory has no size known up front: a spinner with the time spent.
+                self.overall.finish_and_clear();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} walking the directory {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            }
+        }
         let mut bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
         if index >= bars.len() {
             bars.resize(index + 1, None);

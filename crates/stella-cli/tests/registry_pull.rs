@@ -28,21 +28,49 @@ const SCAN_LIMIT: Duration = Duration::from_secs(300);
 
 type TestImages = BTreeMap<String, String>;
 
-/// Registries with `oci:OCI_LAYOUT:whiteout` pushed as [`WHITEOUT`] (with its digests: the
-/// registries serve the layout's own manifest), and the test images; `None` to skip.
-fn whiteout_in_registries() -> Option<(Registries, &'static TestImages)> {
-    if !registry_tools_available() {
-        return None;
+/// Fresh registries serving `oci:OCI_LAYOUT:whiteout` as [`WHITEOUT`] (pushed with its digests,
+/// so they serve the layout's own manifest), and the scanning side: a data directory, which
+/// holds the layer cache, and an auth file with the registries' credentials.
+struct Fixture {
+    regs: Registries,
+    img: &'static TestImages,
+    data: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// `None` to skip (see the module docs).
+    fn start() -> Option<Fixture> {
+        if !registry_tools_available() {
+            return None;
+        }
+        let img = test_images()?;
+        let regs = Registries::start();
+        regs.push(
+            Path::new(&img["OCI_LAYOUT"]),
+            &img["OCI_TAG_WHITEOUT"],
+            WHITEOUT,
+            &[],
+        );
+        let data = tempfile::tempdir().unwrap();
+        regs.write_auth_file(&data.path().join("auth.json"));
+        Some(Fixture { regs, img, data })
     }
-    let img = test_images()?;
-    let regs = Registries::start();
-    regs.push(
-        Path::new(&img["OCI_LAYOUT"]),
-        &img["OCI_TAG_WHITEOUT"],
-        WHITEOUT,
-        &[],
-    );
-    Some((regs, img))
+
+    /// `stella scan ARGS` with the registries' credentials.
+    fn scan(&self, args: &[&str]) -> Output {
+        scan(self.data.path(), &self.data.path().join("auth.json"), args)
+    }
+
+    /// `stella scan ARGS` with no credentials at all.
+    fn scan_anonymously(&self, args: &[&str]) -> Output {
+        let no_auth = self.data.path().join("no-such-auth.json");
+        scan(self.data.path(), &no_auth, args)
+    }
+}
+
+/// `docker://HOST/stella-test/bookworm:whiteout`.
+fn whiteout_at(host: &str) -> String {
+    format!("docker://{host}/{WHITEOUT}")
 }
 
 /// Runs `stella scan ARGS -q` with its data directory (and layer cache) in `data`, and with
@@ -108,20 +136,15 @@ fn assert_unauthorized(o: &Output, host: &str) {
 
 #[test]
 fn basic_auth_pull_inventory_equals_dpkg_query_and_needs_the_credentials() {
-    let Some((regs, img)) = whiteout_in_registries() else {
-        return;
-    };
-    let data = tempfile::tempdir().unwrap();
-    let auth = data.path().join("auth.json");
-    regs.write_auth_file(&auth, regs.basic());
-    let target = format!("docker://{}/{WHITEOUT}", regs.basic());
+    let Some(fx) = Fixture::start() else { return };
+    let host = fx.regs.basic();
+    let target = whiteout_at(host);
 
-    let o = scan(data.path(), &auth, &[&target, "--format", "json"]);
-    assert_whiteout_report(stdout_of(&o, &target), img, regs.basic());
+    let o = fx.scan(&[&target, "--format", "json"]);
+    assert_whiteout_report(stdout_of(&o, &target), fx.img, host);
 
-    let no_auth = data.path().join("no-such-auth.json");
-    let o = scan(data.path(), &no_auth, &[&target, "--format", "json"]);
-    assert_unauthorized(&o, regs.basic());
+    let o = fx.scan_anonymously(&[&target, "--format", "json"]);
+    assert_unauthorized(&o, host);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains(r#"Basic realm="stella-test""#),
         "the error shows the registry's challenge"
@@ -130,17 +153,15 @@ fn basic_auth_pull_inventory_equals_dpkg_query_and_needs_the_credentials() {
 
 #[test]
 fn token_auth_pull_inventory_equals_dpkg_query_and_needs_the_credentials() {
-    let Some((mut regs, img)) = whiteout_in_registries() else {
+    let Some(mut fx) = Fixture::start() else {
         return;
     };
-    let issuer = regs.start_token_issuer(IssuerConfig::default());
-    let data = tempfile::tempdir().unwrap();
-    let auth = data.path().join("auth.json");
-    regs.write_auth_file(&auth, regs.token());
-    let target = format!("docker://{}/{WHITEOUT}", regs.token());
+    let issuer = fx.regs.start_token_issuer(IssuerConfig::default());
+    let host = fx.regs.token();
+    let target = whiteout_at(host);
 
-    let o = scan(data.path(), &auth, &[&target, "--format", "json"]);
-    assert_whiteout_report(stdout_of(&o, &target), img, regs.token());
+    let o = fx.scan(&[&target, "--format", "json"]);
+    assert_whiteout_report(stdout_of(&o, &target), fx.img, host);
     // The pull went through the token service, with the user's credentials.
     let token_requests = issuer.server.requests();
     assert!(issuer.issued() >= 1);
@@ -152,9 +173,8 @@ fn token_auth_pull_inventory_equals_dpkg_query_and_needs_the_credentials() {
     );
 
     // Without credentials the service hands out a token that grants nothing.
-    let no_auth = data.path().join("no-such-auth.json");
-    let o = scan(data.path(), &no_auth, &[&target, "--format", "json"]);
-    assert_unauthorized(&o, regs.token());
+    let o = fx.scan_anonymously(&[&target, "--format", "json"]);
+    assert_unauthorized(&o, host);
     assert!(
         issuer.server.requests()[token_requests.len()..]
             .iter()
@@ -164,19 +184,15 @@ fn token_auth_pull_inventory_equals_dpkg_query_and_needs_the_credentials() {
 }
 
 /// The proof: after the first scan every layer blob is deleted from the registry's storage, so
-/// the registry can only answer 404 for them; the rescan still succeeds with the same bytes, its
-/// access log shows no request for a layer, and the same scan without the cache fails.
+/// the registry can only answer 404 for them; the rescan still succeeds with the same bytes, the
+/// access logs show no request for a layer, and the same scan without the cache fails.
 #[test]
 fn warm_rescan_from_a_registry_fetches_no_layer_and_gives_identical_bytes() {
-    let Some((regs, _)) = whiteout_in_registries() else {
-        return;
-    };
-    let data = tempfile::tempdir().unwrap();
-    let auth = data.path().join("auth.json");
-    regs.write_auth_file(&auth, regs.basic());
-    let target = format!("docker://{}/{WHITEOUT}", regs.basic());
+    let Some(fx) = Fixture::start() else { return };
+    let regs = &fx.regs;
+    let target = whiteout_at(regs.basic());
 
-    let cold = scan(data.path(), &auth, &[&target, "--format", "json"]);
+    let cold = fx.scan(&[&target, "--format", "json"]);
     let cold = stdout_of(&cold, &target).to_vec();
     let layers: Vec<String> = json(&cold)["image"]["layers"]
         .as_array()
@@ -189,11 +205,16 @@ fn warm_rescan_from_a_registry_fetches_no_layer_and_gives_identical_bytes() {
     let fetched = |d: &str| regs.blob_requests(d);
     wait_until(|| layers.iter().all(|d| fetched(d) >= 1));
     let cold_requests: Vec<usize> = layers.iter().map(|d| fetched(d)).collect();
+    assert_eq!(
+        cold_requests,
+        [1, 1],
+        "the cold scan fetches each layer once"
+    );
 
     for d in &layers {
         std::fs::remove_file(regs.blob_data(d)).unwrap();
     }
-    let warm = scan(data.path(), &auth, &[&target, "--format", "json"]);
+    let warm = fx.scan(&[&target, "--format", "json"]);
     assert_eq!(
         stdout_of(&warm, "warm rescan, layers deleted from the registry"),
         cold,
@@ -206,11 +227,7 @@ fn warm_rescan_from_a_registry_fetches_no_layer_and_gives_identical_bytes() {
     );
 
     // The control: without the cache the layers are needed, and the registry no longer has them.
-    let o = scan(
-        data.path(),
-        &auth,
-        &[&target, "--format", "json", "--no-cache"],
-    );
+    let o = fx.scan(&[&target, "--format", "json", "--no-cache"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(layers.iter().any(|d| err.contains(d.as_str())), "{err}");
@@ -261,23 +278,17 @@ fn platform_flag_picks_from_a_registry_index_or_lists_what_it_has() {
 
 #[test]
 fn registry_spdx_equals_oci_layout_spdx_but_for_the_image_name() {
-    let Some((regs, img)) = whiteout_in_registries() else {
-        return;
-    };
-    let data = tempfile::tempdir().unwrap();
-    let auth = data.path().join("auth.json");
-    regs.write_auth_file(&auth, regs.basic());
-    let pulled = format!("docker://{}/{WHITEOUT}", regs.basic());
-    let local = format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_WHITEOUT"]);
+    let Some(fx) = Fixture::start() else { return };
+    let pulled = whiteout_at(fx.regs.basic());
+    let local = format!(
+        "oci:{}:{}",
+        fx.img["OCI_LAYOUT"], fx.img["OCI_TAG_WHITEOUT"]
+    );
 
-    let o = scan(data.path(), &auth, &[&pulled, "--format", "spdx"]);
+    let o = fx.scan(&[&pulled, "--format", "spdx"]);
     let mut from_registry = json(stdout_of(&o, &pulled));
     // --no-cache: the layout's layers are read, not what the pull left in the cache.
-    let o = scan(
-        data.path(),
-        &auth,
-        &[&local, "--format", "spdx", "--no-cache"],
-    );
+    let o = fx.scan(&[&local, "--format", "spdx", "--no-cache"]);
     let mut from_layout = json(stdout_of(&o, &local));
 
     let registry_names = take_image_names(&mut from_registry);

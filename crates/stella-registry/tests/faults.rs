@@ -185,7 +185,7 @@ fn blob_redirect_to_another_host_does_not_carry_the_authorization_header() {
     };
     let dir = tempfile::tempdir().unwrap();
     let auth = dir.path().join("auth.json");
-    write_auth_file(&auth, &registry.host(), "user", "pass");
+    write_auth_file(&auth, &[&registry.host()], "user", "pass");
     let client = RegistryClient::new(ClientOptions {
         auth_file: Some(auth),
         ..quick_options()

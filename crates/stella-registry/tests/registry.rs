@@ -61,7 +61,7 @@ impl Fixture {
 
     fn client_with_creds(&self, host: &str, user: &str, password: &str) -> RegistryClient {
         let auth = self.path(&format!("auth-{}.json", host.replace(':', "_")));
-        write_auth_file(&auth, host, user, password);
+        write_auth_file(&auth, &[host], user, password);
         RegistryClient::new(self.options(&auth, "linux/amd64")).unwrap()
     }
 }
@@ -411,7 +411,7 @@ fn registry_auth_file_env_var_is_the_default_auth_file() {
     }
     let Some(fx) = Fixture::start() else { return };
     let auth = fx.path("env-auth.json");
-    fx.regs.write_auth_file(&auth, fx.regs.basic());
+    fx.regs.write_auth_file(&auth);
     let image = reference(fx.regs.basic(), "multi").to_string();
     run(
         std::process::Command::new(std::env::current_exe().unwrap())

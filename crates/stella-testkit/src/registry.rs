@@ -114,10 +114,11 @@ impl Registries {
             self.var("STELLA_REGISTRY_BASIC_PASSWORD"),
         )
     }
-    /// Writes a docker `config.json` at `path` with [`Registries::credentials`] for `host`.
-    pub fn write_auth_file(&self, path: &Path, host: &str) {
+    /// Writes a docker `config.json` at `path` with [`Registries::credentials`] for the Basic
+    /// and the token registry.
+    pub fn write_auth_file(&self, path: &Path) {
         let (user, password) = self.credentials();
-        crate::auth::write_auth_file(path, host, user, password);
+        crate::auth::write_auth_file(path, &[self.basic(), self.token()], user, password);
     }
     /// The registries' shared filesystem storage.
     pub fn storage(&self) -> PathBuf {
@@ -134,7 +135,8 @@ impl Registries {
     }
 
     /// How many requests for blob `digest` the three registries' access logs record so far
-    /// (any method, any status, any repository).
+    /// (any method, status and repository), leaving out [`Registries::push`]'s own (skopeo
+    /// asks whether each blob exists before uploading it).
     pub fn blob_requests(&self, digest: &str) -> usize {
         let needle = format!("/blobs/{digest} HTTP/");
         ["anon", "basic", "token"]
@@ -146,6 +148,7 @@ impl Registries {
                     .lines()
                     // Access-log lines (combined log format), not the application's own lines.
                     .filter(|l| l.starts_with("127.0.0.1 - ") && l.contains(&needle))
+                    .filter(|l| !l.contains("\"skopeo/"))
                     .count()
             })
             .sum()
