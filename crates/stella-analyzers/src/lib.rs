@@ -8,7 +8,9 @@
 //! distro, which is known only once all layers are merged.
 //!
 //! OS analyzers (in `os/`): dpkg, apk, rpm, and the distro detection of [`os_release`].
+//! Language analyzers (in `lang/`): see [`lang::lang_analyzers`].
 
+pub mod lang;
 pub mod os;
 
 pub use os::os_release;
@@ -74,11 +76,13 @@ pub trait Analyzer: Send + Sync {
     }
 }
 
-/// Every analyzer, in a fixed order.
+/// Every analyzer, in a fixed order: OS databases, then language packages.
 pub fn all_analyzers() -> Vec<Box<dyn Analyzer>> {
-    vec![
+    let mut all: Vec<Box<dyn Analyzer>> = vec![
         Box::new(os::dpkg::DpkgAnalyzer),
         Box::new(os::apk::ApkAnalyzer),
         Box::new(os::rpm::RpmAnalyzer),
-    ]
+    ];
+    all.extend(lang::lang_analyzers());
+    all
 }

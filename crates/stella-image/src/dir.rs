@@ -84,14 +84,8 @@ pub fn walk_dir(
             }
         };
         if meta.len() > limits.max_file_bytes {
-            return Err(ImageError::bad_image(
-                root.display().to_string(),
-                format!(
-                    "{rel}: file of {} bytes is larger than the limit of {} bytes",
-                    meta.len(),
-                    limits.max_file_bytes
-                ),
-            ));
+            contents.skipped_large.push((rel, meta.len()));
+            continue;
         }
         let mut buf = Vec::with_capacity(meta.len() as usize);
         match std::fs::File::open(entry.path())

@@ -67,6 +67,10 @@ pub struct LayerContents {
     pub opaque_dirs: Vec<String>,
     /// Uncompressed bytes read.
     pub bytes: u64,
+    /// Wanted files left unread because they exceed [`LayerLimits::max_file_bytes`]:
+    /// `(path, size)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_large: Vec<(String, u64)>,
 }
 
 /// Why a layer could not be read.
@@ -357,16 +361,10 @@ fn walk_tar(
             }
             _ => (FileKind::Other, None),
         };
-        if kind == FileKind::File && wants(&path) {
-            if size > limits.max_file_bytes {
-                return Err(LayerError::BadEntry {
-                    path,
-                    message: format!(
-                        "file of {size} bytes is larger than the limit of {} bytes",
-                        limits.max_file_bytes
-                    ),
-                });
-            }
+        if kind == FileKind::File && wants(&path) && size > limits.max_file_bytes {
+            // Too big to analyze (a giant archive): reported, not fatal.
+            walk.contents.skipped_large.push((path.clone(), size));
+        } else if kind == FileKind::File && wants(&path) {
             let mut content = Vec::with_capacity(size as usize);
             entry
                 .read_to_end(&mut content)

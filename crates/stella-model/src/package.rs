@@ -2,6 +2,7 @@
 
 use crate::Digest;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The packaging system a package belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -13,6 +14,24 @@ pub enum PackageKind {
     Apk,
     /// RPM packages, from the rpm database.
     Rpm,
+    /// npm packages (installed `node_modules`, lockfiles).
+    Npm,
+    /// Python distributions (`*.dist-info`, `*.egg-info`, lockfiles).
+    Python,
+    /// Java archives (Maven coordinates).
+    Maven,
+    /// Go modules (build info in binaries, `go.mod`).
+    Go,
+    /// Rust crates (cargo-auditable data, `Cargo.lock`).
+    Cargo,
+    /// Ruby gems.
+    Gem,
+    /// PHP Composer packages.
+    Composer,
+    /// .NET NuGet packages.
+    Nuget,
+    /// Language runtimes and other binaries known by their own version (Python, Node.js, a JVM).
+    Binary,
 }
 
 impl PackageKind {
@@ -21,7 +40,22 @@ impl PackageKind {
             PackageKind::Deb => "deb",
             PackageKind::Apk => "apk",
             PackageKind::Rpm => "rpm",
+            PackageKind::Npm => "npm",
+            PackageKind::Python => "python",
+            PackageKind::Maven => "maven",
+            PackageKind::Go => "go",
+            PackageKind::Cargo => "cargo",
+            PackageKind::Gem => "gem",
+            PackageKind::Composer => "composer",
+            PackageKind::Nuget => "nuget",
+            PackageKind::Binary => "binary",
         }
+    }
+
+    /// Whether the package comes from an operating system's package database (its purl then
+    /// depends on the distro and is computed after the layers are merged).
+    pub fn is_os(self) -> bool {
+        matches!(self, PackageKind::Deb | PackageKind::Apk | PackageKind::Rpm)
     }
 }
 
@@ -73,9 +107,43 @@ pub struct Package {
     /// source has layers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer: Option<Digest>,
+    /// A development-only dependency (npm `dev`, Poetry `develop` groups), still installed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dev: bool,
+    /// Further facts with stable names (`sha1` of a jar, `go.toolchain`, …), sorted by key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, String>,
 }
 
 impl Package {
+    /// A package with only its identity and evidence; the other fields empty.
+    pub fn new(
+        kind: PackageKind,
+        name: impl Into<String>,
+        version: impl Into<String>,
+        found_in: impl Into<String>,
+    ) -> Package {
+        Package {
+            kind,
+            name: name.into(),
+            version: version.into(),
+            epoch: None,
+            arch: None,
+            source_name: None,
+            source_version: None,
+            supplier: None,
+            licenses: Vec::new(),
+            files: Vec::new(),
+            depends: Vec::new(),
+            provides: Vec::new(),
+            purl: String::new(),
+            found_in: found_in.into(),
+            layer: None,
+            dev: false,
+            properties: BTreeMap::new(),
+        }
+    }
+
     /// Sort order of packages in every output: kind, name, version, arch, purl.
     pub fn sort_key(&self) -> (PackageKind, &str, &str, Option<&str>, &str) {
         (

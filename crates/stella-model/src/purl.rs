@@ -37,13 +37,19 @@ pub fn os_package_purl(
         PackageKind::Deb => "deb",
         PackageKind::Apk => "apk",
         PackageKind::Rpm => "rpm",
+        other => {
+            return Err(err(format!(
+                "{} packages are not OS packages",
+                other.as_str()
+            )));
+        }
     };
     let namespace = distro
         .map(|d| purl_namespace(kind, d))
         .unwrap_or_else(|| match kind {
             PackageKind::Deb => "debian".to_string(),
             PackageKind::Apk => "alpine".to_string(),
-            PackageKind::Rpm => "redhat".to_string(),
+            _ => "redhat".to_string(),
         });
     let mut purl = PackageUrl::new(ty, name).map_err(|e| err(e.to_string()))?;
     purl.with_namespace(namespace)
@@ -79,7 +85,7 @@ fn purl_namespace(kind: PackageKind, distro: &Distro) -> String {
         (_, id) if !id.is_empty() => id.to_string(),
         (PackageKind::Deb, _) => "debian".to_string(),
         (PackageKind::Apk, _) => "alpine".to_string(),
-        (PackageKind::Rpm, _) => "redhat".to_string(),
+        _ => "redhat".to_string(),
     }
 }
 

@@ -448,6 +448,8 @@ mod tests {
             purl: format!("pkg:{}/x/{name}@1", kind.as_str()),
             found_in: "var/lib/dpkg/status".into(),
             layer: None,
+            dev: false,
+            properties: Default::default(),
         }
     }
 

@@ -77,6 +77,8 @@ fn deb(d: Deb) -> Package {
         .unwrap(),
         found_in: "var/lib/dpkg/status".into(),
         layer: Some(layer_digest(d.layer)),
+        dev: false,
+        properties: Default::default(),
     }
 }
 

@@ -33,7 +33,7 @@ pub fn analyzer_cache_key(analyzers: &[Box<dyn Analyzer>]) -> String {
         .map(|a| format!("{}@{}", a.name(), a.version()))
         .collect();
     parts.sort();
-    format!("layer-analysis/v1;os-release@1;{}", parts.join(","))
+    format!("layer-analysis/v2;os-release@1;{}", parts.join(","))
 }
 
 /// Whether any analyzer (or distro detection) wants `path`.

@@ -6,6 +6,9 @@ use stella_analyzers::os_release;
 use stella_image::{FileKind, MergedView, ResolveError};
 use stella_model::{Digest, Distro, Package, PackageKind, os_package_purl};
 
+/// Kind, name, version, arch, and (for language packages) the evidence path.
+type PackageIdentity = (PackageKind, String, String, Option<String>, String);
+
 pub(crate) struct Merged {
     pub distro: Option<Distro>,
     pub packages: Vec<Package>,
@@ -58,6 +61,13 @@ pub(crate) fn merge(
     let mut licenses: HashMap<(PackageKind, String), Vec<String>> = HashMap::new();
     let mut newest_db_mtime: Option<i64> = None;
     for (i, l) in layers.iter().enumerate() {
+        for (path, size) in &l.contents.skipped_large {
+            if view.get(path).is_none_or(|e| e.layer as usize == i) {
+                warnings.push(format!(
+                    "{path}: {size} bytes, larger than the analysis limit; not analyzed"
+                ));
+            }
+        }
         for r in &l.results {
             if !live(i, &r.path) {
                 continue;
@@ -86,21 +96,35 @@ pub(crate) fn merge(
         }
     }
 
-    // The layer that introduced each package: the first layer whose databases list it.
-    let mut first_seen: BTreeMap<(PackageKind, String, String, Option<String>), usize> =
-        BTreeMap::new();
+    // The layer that introduced each package: the first layer whose databases list it (for a
+    // language package, at the same place).
+    let identity = |p: &Package| {
+        let place = if p.kind.is_os() {
+            String::new()
+        } else {
+            p.found_in.clone()
+        };
+        (
+            p.kind,
+            p.name.clone(),
+            p.version.clone(),
+            p.arch.clone(),
+            place,
+        )
+    };
+    let mut first_seen: BTreeMap<PackageIdentity, usize> = BTreeMap::new();
     for (i, l) in layers.iter().enumerate() {
         for r in &l.results {
             for p in r.facts.iter().flat_map(|f| &f.packages) {
-                first_seen
-                    .entry((p.kind, p.name.clone(), p.version.clone(), p.arch.clone()))
-                    .or_insert(i);
+                first_seen.entry(identity(p)).or_insert(i);
             }
         }
     }
 
+    // One entry per installed package. An OS database lists a package once however many
+    // databases name it; a language package installed at two places is two packages.
     let mut seen = std::collections::HashSet::new();
-    packages.retain(|p| seen.insert((p.kind, p.name.clone(), p.version.clone(), p.arch.clone())));
+    packages.retain(|p| seen.insert(identity(p)));
     for p in &mut packages {
         let with_arch = p.arch.as_ref().map(|a| format!("{}:{a}", p.name));
         let hint_keys = [Some(p.name.clone()), with_arch];
@@ -114,10 +138,13 @@ pub(crate) fn merge(
                 p.licenses = l.clone();
             }
         }
-        if let Some(&i) =
-            first_seen.get(&(p.kind, p.name.clone(), p.version.clone(), p.arch.clone()))
-        {
+        if let Some(&i) = first_seen.get(&identity(p)) {
             p.layer = layer_digests.get(i).cloned();
+        }
+        if !p.kind.is_os() {
+            // Language analyzers write their own purls: they need no distro.
+            p.normalize();
+            continue;
         }
         let bare_version = match p.epoch {
             Some(_) => p

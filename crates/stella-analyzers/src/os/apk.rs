@@ -59,6 +59,8 @@ pub fn parse_installed(path: &str, text: &str) -> Vec<Package> {
             purl: String::new(),
             found_in: path.to_string(),
             layer: None,
+            dev: false,
+            properties: Default::default(),
         };
         let mut dir = String::new();
         for (k, v) in para {

@@ -164,6 +164,8 @@ pub fn parse_status(path: &str, text: &str) -> Result<Vec<Package>, AnalyzerErro
             purl: String::new(),
             found_in: path.to_string(),
             layer: None,
+            dev: false,
+            properties: Default::default(),
         });
     }
     Ok(out)

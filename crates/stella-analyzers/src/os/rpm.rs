@@ -64,6 +64,8 @@ impl Analyzer for RpmAnalyzer {
                     purl: String::new(),
                     found_in: path.to_string(),
                     layer: None,
+                    dev: false,
+                    properties: Default::default(),
                 }
             })
             .collect();
