@@ -7,6 +7,7 @@
 mod exit;
 mod progress;
 mod scan;
+mod version_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Inventory an image or a directory and write a report or an SBOM.
     Scan(scan::ScanArgs),
+    /// Compare versions and test version ranges the way each ecosystem's own tool does.
+    Version(version_cmd::VersionArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Version(args) => version_cmd::run(args),
     };
     match result {
         Ok(code) => code,

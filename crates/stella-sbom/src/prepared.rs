@@ -197,6 +197,14 @@ impl Prepared {
         add("found_in", &p.found_in);
         add("layer", &opt_digest(&p.layer));
         add("layer_diff_id", &opt_digest(&e.layer_diff_id));
+        if p.dev {
+            add("dev", "true");
+        }
+        // Analyzer facts (`sha1`, `stella:evidence`, …), already sorted by key.
+        for (k, v) in &p.properties {
+            let k = k.strip_prefix("stella:").unwrap_or(k);
+            add(k, v);
+        }
         props
     }
 }

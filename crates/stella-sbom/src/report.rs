@@ -92,6 +92,8 @@ struct Package<'a> {
     depends_on: Vec<&'a str>,
     provides: &'a [String],
     files: &'a [String],
+    dev: bool,
+    properties: &'a std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -188,6 +190,8 @@ pub(crate) fn encode(p: &Prepared) -> Report<'_> {
                 depends_on,
                 provides: &pkg.provides,
                 files: &pkg.files,
+                dev: pkg.dev,
+                properties: &pkg.properties,
             }
         })
         .collect();

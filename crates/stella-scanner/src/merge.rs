@@ -57,7 +57,10 @@ pub(crate) fn merge(
 
     let mut warnings = Vec::new();
     let mut packages: Vec<Package> = Vec::new();
-    let mut owned: HashMap<(PackageKind, String), Vec<String>> = HashMap::new();
+    // Owned-file hints by (kind, name, scope): the scope is empty for OS packages (one
+    // database per image) and the hint file's directory for language packages, so two installs
+    // of one package (two virtualenvs) keep their own files.
+    let mut owned: HashMap<(PackageKind, String, String), Vec<String>> = HashMap::new();
     let mut licenses: HashMap<(PackageKind, String), Vec<String>> = HashMap::new();
     let mut newest_db_mtime: Option<i64> = None;
     for (i, l) in layers.iter().enumerate() {
@@ -82,8 +85,13 @@ pub(crate) fn merge(
             }
             packages.extend(f.packages.iter().cloned());
             for h in &f.owned_files {
+                let scope = if h.kind.is_os() {
+                    ""
+                } else {
+                    parent_dir(&r.path)
+                };
                 owned
-                    .entry((h.kind, h.package.clone()))
+                    .entry((h.kind, h.package.clone(), scope.to_string()))
                     .or_default()
                     .extend(h.values.iter().cloned());
             }
@@ -125,11 +133,22 @@ pub(crate) fn merge(
     // databases name it; a language package installed at two places is two packages.
     let mut seen = std::collections::HashSet::new();
     packages.retain(|p| seen.insert(identity(p)));
+    // Stella reports what is installed. Lockfiles only lend installed npm packages their dev
+    // flag; a lockfile's own entries (code that may not be installed here) are dropped, as
+    // Trivy and Syft do for images.
+    let mut packages = stella_analyzers::lang::npm::reconcile(packages, false);
+    packages
+        .retain(|p| p.properties.get("stella:evidence").map(String::as_str) != Some("lockfile"));
     for p in &mut packages {
         let with_arch = p.arch.as_ref().map(|a| format!("{}:{a}", p.name));
         let hint_keys = [Some(p.name.clone()), with_arch];
+        let scope = if p.kind.is_os() {
+            ""
+        } else {
+            parent_dir(&p.found_in)
+        };
         for key in hint_keys.iter().flatten() {
-            if let Some(files) = owned.get(&(p.kind, key.clone())) {
+            if let Some(files) = owned.get(&(p.kind, key.clone(), scope.to_string())) {
                 p.files.extend(files.iter().cloned());
             }
             if p.licenses.is_empty()
@@ -175,4 +194,9 @@ pub(crate) fn merge(
         warnings,
         newest_db_mtime,
     })
+}
+
+/// `a/b` of `a/b/c`; empty for a top-level path.
+fn parent_dir(path: &str) -> &str {
+    path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
 }
