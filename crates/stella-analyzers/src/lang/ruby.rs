@@ -118,11 +118,10 @@ struct Spec {
 
 /// Reads an installed gem specification without evaluating it.
 pub fn parse_gemspec(path: &str, content: &[u8]) -> Result<Package, AnalyzerError> {
-    if content.contains(&0) {
-        return Err(AnalyzerError::new(path, "not a text file"));
-    }
+    // RubyGems' `# stub:` comment lines join require paths with NUL bytes (Debian's default
+    // gemspecs have them), so a NUL is a separator here, not a sign of a binary file.
     // Specs are UTF-8; an author's name in another encoding must not lose the gem.
-    let text = String::from_utf8_lossy(content);
+    let text = String::from_utf8_lossy(content).replace('\0', "\n");
     let mut spec = Spec::default();
     let mut stub: Option<(String, String, Option<String>)> = None;
     let mut var = "s".to_string();
@@ -439,6 +438,13 @@ Gem::Specification.new do |s|
   end
 end
 "#;
+
+    #[test]
+    fn stub_lines_with_nul_separated_require_paths_parse() {
+        let spec = b"# -*- encoding: utf-8 -*-\n# stub: digest 3.1.0 ruby lib\n# stub: ext/a/extconf.rb\0ext/b/extconf.rb\n\nGem::Specification.new do |s|\n  s.name = \"digest\".freeze\n  s.version = \"3.1.0\"\nend\n";
+        let p = parse_gemspec("usr/lib/ruby/gems/3.1.0/specifications/default/digest-3.1.0.gemspec", spec).unwrap();
+        assert_eq!((p.name.as_str(), p.version.as_str()), ("digest", "3.1.0"));
+    }
 
     #[test]
     fn wants_installed_specs_only() {
