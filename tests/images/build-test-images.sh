@@ -5,22 +5,29 @@
 #   manifest.env                   shell-sourceable KEY=VALUE list of everything below
 #   bookworm/rootfs/               debootstrap --variant=minbase (dpkg database intact)
 #   bookworm/whiteout-rootfs/      umoci unpack of tag "whiteout"
-#   bookworm/oci/                  OCI layout, tags: base, whiteout, zstd, opaque[, opaque-notrailer]
+#   bookworm/oci/                  OCI layout, tags: base, whiteout, zstd, opaque[, opaque-notrailer], apps
 #   bookworm/docker-archive.tar    docker-archive of "whiteout"
 #   bookworm/docker-archive-base.tar  docker-archive of "base"
 #   bookworm/oci-archive.tar       oci-archive of "whiteout"
 #   bookworm/expected-*.tsv        dpkg-query inventories (Package, Version, Architecture)
 #   bookworm/removed-package.txt, bookworm/deleted-file.txt, bookworm/opaque-dir.txt
+#   bookworm/apps-rootfs/          umoci unpack of tag "apps" (base + Python, npm, Java, Go, Rust
+#                                  layers made with pip, npm, dpkg-deb, zip, cargo auditable)
+#   bookworm/apps-docker-archive.tar  docker-archive of "apps"
+#   bookworm/expected-apps-*       what the ecosystems' own tools report for "apps" (apps/apps.sh)
 #
 # Needs root (debootstrap, chroot for dpkg maintainer scripts, ownership in layers).
-# No container engine is used. Reruns are no-ops while this script is unchanged and the
-# outputs exist (stamp = sha256 of this file). The whole output directory is built in a
-# sibling temp directory and renamed into place, so an interrupted run leaves no half image.
+# No container engine is used. Reruns are no-ops while this script and apps/ are unchanged and
+# the outputs exist (stamp = sha256 of this file and of the files in apps/). The whole output
+# directory is built in a sibling temp directory and renamed into place, so an interrupted run
+# leaves no half image.
 #
 # Environment:
 #   STELLA_TEST_IMAGES         output directory (see above)
 #   STELLA_DEBIAN_MIRROR       Debian mirror URI; default: read from this machine's apt sources
 #   STELLA_TEST_IMAGES_DEBS    debootstrap .deb cache (default: "$STELLA_TEST_IMAGES.debs")
+#   STELLA_TEST_IMAGES_APPS_CACHE  downloads for tag "apps": .debs, wheels, npm cache, go tool,
+#                              cargo-auditable (default: "$STELLA_TEST_IMAGES.apps-cache")
 #   STELLA_TEST_IMAGES_FORCE=1 rebuild even if the stamp matches
 #   STELLA_TEST_IMAGES_KEEP_FAILED=1  keep the temp dir of a failed build for inspection
 #   SOURCE_DATE_EPOCH          image "created" time (default 1704067200 = 2024-01-01T00:00:00Z)
@@ -36,6 +43,8 @@ DOCKER_REF="stella-test/$SUITE"
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1704067200}
 
 SCRIPT=$(readlink -f "${BASH_SOURCE[0]}")
+# shellcheck source=apps/apps.sh
+. "$(dirname "$SCRIPT")/apps/apps.sh"
 OUT=${STELLA_TEST_IMAGES:-${XDG_CACHE_HOME:-$HOME/.cache}/stella/test-images}
 OUT=${OUT%/}
 START=$SECONDS
@@ -163,6 +172,7 @@ required_outputs() {
     "$b/whiteout-rootfs/var/lib/dpkg/status" "$b/oci/index.json" "$b/docker-archive.tar" \
     "$b/docker-archive-base.tar" "$b/oci-archive.tar" "$b/expected-base.tsv" \
     "$b/expected-whiteout.tsv" "$b/removed-package.txt" "$b/deleted-file.txt"
+  apps_required_outputs "$b"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +183,9 @@ ensure_tools
 [[ $(dpkg --print-architecture) == "$ARCH" ]] \
   || die "this script builds $ARCH images natively; host is $(dpkg --print-architecture)"
 
-HASH=$(sha256sum "$SCRIPT" | cut -d' ' -f1)
+HASH=$( { sha256sum "$SCRIPT"
+          (cd "$APPS_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } \
+        | sha256sum | cut -d' ' -f1)
 mkdir -p "$(dirname "$OUT")"
 exec 9>"$OUT.lock"
 if ! flock -n 9; then
@@ -190,6 +202,8 @@ if [[ ${STELLA_TEST_IMAGES_FORCE:-0} != 1 && -f $OUT/.stamp && $(<"$OUT/.stamp")
     exit 0
   fi
 fi
+
+apps_ensure_tools
 
 # Leftovers of killed runs (we hold the lock, so nobody else is using them).
 for stale in "$OUT".tmp.* "$OUT".old.*; do
@@ -335,6 +349,9 @@ log "skopeo copy base -> zstd (recompress)"
 skopeo --insecure-policy copy --quiet --dest-compress-format zstd "oci:$L:base" "oci:$W/zstd:zstd"
 skopeo --insecure-policy copy --quiet --dest-compress-format zstd "oci:$W/zstd:zstd" "oci:$L:zstd"
 
+# --- 4b. apps image: base + one layer per install step (apps/apps.sh) ------------------------
+apps_build
+
 # --- 5. archives ----------------------------------------------------------------------------
 log "skopeo copy -> docker-archive / oci-archive"
 skopeo --insecure-policy copy --quiet "oci:$L:whiteout" \
@@ -375,6 +392,7 @@ check_layers base 1 'tar\+gzip$'
 check_layers whiteout 2 'tar\+gzip$'
 check_layers opaque 3 'tar\+gzip$'
 check_layers zstd 1 'tar\+zstd$'
+check_layers apps 7 'tar\+gzip$'
 zstd -q -t "$(blob "$L" "$(layers_of "$L" zstd | cut -f2)")" || die "zstd layer does not decompress"
 
 wh_layer=$(blob "$L" "$(layers_of "$L" whiteout | sed -n 2p | cut -f2)")
@@ -431,6 +449,9 @@ FB=$OUT/$SUITE
     OPAQUE_DIR "$FB/opaque-dir.txt" \
     OPAQUE_DIR_PATH "$OPAQUE_DIR" \
     OPAQUE_DIR_ONLY_ENTRY "$OPAQUE_FILE"
+  apps_kv=$(apps_manifest "$FB")
+  mapfile -t apps_kv <<<"$apps_kv"
+  printf '%s=%q\n' "${apps_kv[@]}"
 } >"$TREE/manifest.env"
 printf '%s\n' "$HASH" >"$TREE/.stamp"
 
