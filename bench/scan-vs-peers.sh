@@ -10,6 +10,9 @@
 #   oci-base         OCI layout, tag "base" (gzip layer)
 #   oci-zstd         OCI layout, tag "zstd" (zstd layer)
 #   docker-whiteout  docker-archive of tag "whiteout": 2 layers, one package removed (87 debs)
+#   docker-apps      docker-archive of tag "apps": base + 6 layers of application packages (88 debs,
+#                    npm, Python, jars, Go and Rust binaries); not in the default set, ask for it
+#                    with BENCH_INPUTS. trivy gets an empty Java index DB (see bench/accuracy.sh).
 # syft's oci-dir source accepts only single-manifest layouts, so each OCI tag is scanned through a
 # temporary single-manifest view of the layout (index.json with one entry, blobs symlinked);
 # every tool scans that same view.
@@ -189,7 +192,23 @@ for id in $BENCH_INPUTS; do
       INPUT[$id]="OCI layout, tag zstd|$EXPECTED_BASE|oci:$v|oci-dir:$v|$v" ;;
     docker-whiteout)
       INPUT[$id]="docker-archive, tag whiteout (2 layers)|$EXPECTED_WHITEOUT|docker-archive:$DOCKER_ARCHIVE|docker-archive:$DOCKER_ARCHIVE|$DOCKER_ARCHIVE" ;;
-    *) die "unknown input $id (known: docker-base oci-base oci-zstd docker-whiteout)" ;;
+    docker-apps)
+      [[ -n ${APPS_DOCKER_ARCHIVE:-} && -f $APPS_DOCKER_ARCHIVE ]] || die "no apps image in $STELLA_TEST_IMAGES"
+      # trivy's jar analyzer will not start without a Java index DB, and the network is off: give it
+      # an empty one (schema v1, no rows), as bench/accuracy.sh does.
+      mkdir -p "$TRIVY_CACHE_DIR/java-db"
+      python3 -c 'import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""CREATE TABLE artifacts(id INTEGER PRIMARY KEY, group_id TEXT, artifact_id TEXT);
+CREATE TABLE indices(artifact_id INTEGER, version TEXT, sha1 BLOB, archive_type TEXT, foreign key (artifact_id) references artifacts(id));
+CREATE UNIQUE INDEX artifacts_idx ON artifacts(artifact_id, group_id);
+CREATE INDEX indices_artifact_idx ON indices(artifact_id);
+CREATE UNIQUE INDEX indices_sha1_idx ON indices(sha1);""")' "$TRIVY_CACHE_DIR/java-db/trivy-java.db" \
+        || die "could not write trivy's empty Java index DB"
+      printf '%s\n' '{"Version":1,"NextUpdate":"2099-01-01T00:00:00Z","UpdatedAt":"2024-01-01T00:00:00Z","DownloadedAt":"2024-01-01T00:00:00Z"}' \
+        >"$TRIVY_CACHE_DIR/java-db/metadata.json"
+      INPUT[$id]="docker-archive, tag apps (7 layers)|$EXPECTED_BASE|docker-archive:$APPS_DOCKER_ARCHIVE|docker-archive:$APPS_DOCKER_ARCHIVE|$APPS_DOCKER_ARCHIVE" ;;
+    *) die "unknown input $id (known: docker-base oci-base oci-zstd docker-whiteout docker-apps)" ;;
   esac
 done
 
