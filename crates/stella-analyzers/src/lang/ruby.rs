@@ -442,7 +442,11 @@ end
     #[test]
     fn stub_lines_with_nul_separated_require_paths_parse() {
         let spec = b"# -*- encoding: utf-8 -*-\n# stub: digest 3.1.0 ruby lib\n# stub: ext/a/extconf.rb\0ext/b/extconf.rb\n\nGem::Specification.new do |s|\n  s.name = \"digest\".freeze\n  s.version = \"3.1.0\"\nend\n";
-        let p = parse_gemspec("usr/lib/ruby/gems/3.1.0/specifications/default/digest-3.1.0.gemspec", spec).unwrap();
+        let p = parse_gemspec(
+            "usr/lib/ruby/gems/3.1.0/specifications/default/digest-3.1.0.gemspec",
+            spec,
+        )
+        .unwrap();
         assert_eq!((p.name.as_str(), p.version.as_str()), ("digest", "3.1.0"));
     }
 
