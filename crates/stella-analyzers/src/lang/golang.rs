@@ -26,7 +26,8 @@ impl Analyzer for GoBinaryAnalyzer {
         "go-binary"
     }
     fn version(&self) -> u32 {
-        1
+        // 2: module-less binaries keep their main package path on the stdlib entry.
+        2
     }
     fn wants(&self, path: &str) -> bool {
         wants_executable(path)
@@ -458,6 +459,17 @@ pub fn build_info_packages(found_in: &str, info: &BuildInfo) -> Vec<Package> {
         }
         p.normalize();
         out.push(p);
+    } else if let Some(stdlib) = out.first_mut().filter(|p| p.name == "stdlib") {
+        // Built without module support (as Debian builds Go): the main package path is the
+        // one fact that names the command; keep it on the toolchain entry.
+        if !mods.path.is_empty() {
+            stdlib
+                .properties
+                .insert("go.path".to_string(), mods.path.clone());
+        }
+        for (k, v) in &mods.settings {
+            stdlib.properties.insert(format!("go.build.{k}"), v.clone());
+        }
     }
     out
 }
