@@ -291,6 +291,13 @@ fn apps_sboms_validate_and_carry_application_packages() {
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let text = std::fs::read_to_string(&path).unwrap();
+        // Determinism: an uncached scan gives the same bytes as the cached one above.
+        let again = run(
+            data.path(),
+            &["scan", &target, "--format", format, "--no-cache", "-q"],
+        );
+        assert!(again.status.success());
+        assert_eq!(again.stdout, text.as_bytes(), "{format}: two scans differ");
         for purl in [
             "pkg:pypi/requests@2.25.1",
             "pkg:npm/express@4.17.1",
