@@ -183,7 +183,8 @@ ensure_tools
 [[ $(dpkg --print-architecture) == "$ARCH" ]] \
   || die "this script builds $ARCH images natively; host is $(dpkg --print-architecture)"
 
-HASH=$( { sha256sum "$SCRIPT"
+# Content only (stdin, so no path in the output): the same script in another clone is up to date.
+HASH=$( { sha256sum <"$SCRIPT"
           (cd "$APPS_DIR" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum); } \
         | sha256sum | cut -d' ' -f1)
 mkdir -p "$(dirname "$OUT")"

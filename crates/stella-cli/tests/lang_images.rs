@@ -305,6 +305,12 @@ fn apps_sboms_validate_and_carry_application_packages() {
         ] {
             assert!(text.contains(purl), "{format} lacks {purl}");
         }
+        // A jar's sha1 goes where each format keeps hashes.
+        let hash_field = match format {
+            "spdx" => "\"algorithm\": \"SHA1\"",
+            _ => "\"alg\": \"SHA-1\"",
+        };
+        assert!(text.contains(hash_field), "{format} lacks the jar sha1 as a hash");
         let check = match format {
             "spdx" => std::process::Command::new("pyspdxtools")
                 .arg("-i")

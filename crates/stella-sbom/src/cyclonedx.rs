@@ -11,6 +11,7 @@
 use crate::SbomError;
 use crate::ids::document_uuid;
 use crate::license::{License, and_all};
+use crate::prepared::package_sha1;
 use crate::prepared::{Prepared, split_contact};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -248,6 +249,13 @@ pub(crate) fn encode(p: &Prepared) -> Result<serde_json::Value, SbomError> {
                 }],
             })
             .filter(|_| !pkg.found_in.is_empty()),
+            hashes: package_sha1(pkg)
+                .map(|content| Hash {
+                    alg: "SHA-1",
+                    content: content.to_string(),
+                })
+                .into_iter()
+                .collect(),
             properties: properties(Prepared::package_properties(pkg, e)),
             ..Default::default()
         });

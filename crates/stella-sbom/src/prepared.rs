@@ -209,6 +209,15 @@ impl Prepared {
     }
 }
 
+/// The sha1 an analyzer recorded for the package's own archive (Java), when it is 40 hex
+/// digits: the formats' `hashes`/`checksums` take it.
+pub(crate) fn package_sha1(p: &Package) -> Option<&str> {
+    p.properties
+        .get("sha1")
+        .map(String::as_str)
+        .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn opt_digest(d: &Option<Digest>) -> String {
     d.as_ref().map(|d| d.to_string()).unwrap_or_default()
 }

@@ -3,6 +3,7 @@
 use crate::SbomError;
 use crate::ids::{document_uuid, sanitize_spdx_idstring, short_hash};
 use crate::license::{License, and_all};
+use crate::prepared::package_sha1;
 use crate::prepared::{Prepared, split_contact, supplier_is_organization};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -330,7 +331,13 @@ pub(crate) fn encode(p: &Prepared) -> Result<serde_json::Value, SbomError> {
             supplier: supplier_actor(pkg.kind, pkg.supplier.as_deref()),
             download_location: NOASSERTION,
             files_analyzed: false,
-            checksums: Vec::new(),
+            checksums: package_sha1(pkg)
+                .map(|v| Checksum {
+                    algorithm: "SHA1",
+                    checksum_value: v.to_string(),
+                })
+                .into_iter()
+                .collect(),
             source_info,
             license_concluded: NOASSERTION,
             license_declared: license_refs.declared(&e.licenses),
