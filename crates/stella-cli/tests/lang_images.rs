@@ -310,7 +310,10 @@ fn apps_sboms_validate_and_carry_application_packages() {
             "spdx" => "\"algorithm\": \"SHA1\"",
             _ => "\"alg\": \"SHA-1\"",
         };
-        assert!(text.contains(hash_field), "{format} lacks the jar sha1 as a hash");
+        assert!(
+            text.contains(hash_field),
+            "{format} lacks the jar sha1 as a hash"
+        );
         let check = match format {
             "spdx" => std::process::Command::new("pyspdxtools")
                 .arg("-i")
