@@ -1,30 +1,15 @@
 //! .NET analyzers on real files: Trivy's `deps.json` and NuGet lockfile fixtures
 //! (`shared/data/fixtures-trivy-parsers`, read in place), with the exact package sets.
 
-use std::path::PathBuf;
-use stella_analyzers::{Analyzer, AnalyzerError, Facts, all_analyzers};
+mod common;
+
+use stella_analyzers::{AnalyzerError, Facts};
 use stella_model::PackageKind;
 
-fn fixture(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fixtures-trivy-parsers/src/pkg/dependency/parser")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use common::analyzer_for;
 
-/// The one analyzer of the whole set that wants `path` (it must be exactly one).
-fn analyzer_for(path: &str) -> Box<dyn Analyzer> {
-    let mut wanting: Vec<Box<dyn Analyzer>> = all_analyzers()
-        .into_iter()
-        .filter(|a| a.wants(path))
-        .collect();
-    assert_eq!(
-        wanting.len(),
-        1,
-        "{path}: wanted by {} analyzers",
-        wanting.len()
-    );
-    wanting.pop().unwrap()
+fn fixture(rel: &str) -> Vec<u8> {
+    common::parser_fixture(rel)
 }
 
 fn run(path: &str, rel: &str) -> Result<Facts, AnalyzerError> {

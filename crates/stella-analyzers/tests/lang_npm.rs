@@ -3,16 +3,14 @@
 //! (`pkg/dependency/parser/nodejs/*/parse_testcase.go` at the fixtures' commit). Where Stella
 //! differs on purpose, the test says so.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use stella_analyzers::lang::{npm, npm_lock, npm_pnpm, npm_yarn};
 use stella_analyzers::{Analyzer, Facts};
 
 fn fixture(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fixtures-trivy-parsers/src/pkg/dependency/parser/nodejs")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    common::parser_fixture(&format!("nodejs/{rel}"))
 }
 
 fn run(a: &dyn Analyzer, rel: &str, as_path: &str) -> Facts {

@@ -1,17 +1,15 @@
 //! Python analyzers on real files: Trivy's parser fixtures (`shared/data/fixtures-trivy-parsers`,
 //! read in place), with the exact package sets each file declares.
 
-use std::path::PathBuf;
+mod common;
+
 use stella_analyzers::lang::python::PythonInstalledAnalyzer;
 use stella_analyzers::lang::python_lock::PythonLockfileAnalyzer;
 use stella_analyzers::{Analyzer, Facts, all_analyzers};
 use stella_model::PackageKind;
 
 fn fixture(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fixtures-trivy-parsers/src/pkg/dependency/parser/python")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    common::parser_fixture(&format!("python/{rel}"))
 }
 
 /// Runs the one analyzer of the whole set that wants `path` (it must be exactly one).

@@ -2,31 +2,16 @@
 //! (`shared/data/fixtures-trivy-parsers`, read in place), with the exact package sets each
 //! lockfile declares.
 
-use std::path::PathBuf;
+mod common;
+
+use stella_analyzers::Facts;
 use stella_analyzers::lang::ruby::parse_gemspec;
-use stella_analyzers::{Analyzer, Facts, all_analyzers};
 use stella_model::PackageKind;
 
-fn fixture(rel: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/fixtures-trivy-parsers/src/pkg/dependency/parser/ruby")
-        .join(rel);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
+use common::analyzer_for;
 
-/// The one analyzer of the whole set that wants `path` (it must be exactly one).
-fn analyzer_for(path: &str) -> Box<dyn Analyzer> {
-    let mut wanting: Vec<Box<dyn Analyzer>> = all_analyzers()
-        .into_iter()
-        .filter(|a| a.wants(path))
-        .collect();
-    assert_eq!(
-        wanting.len(),
-        1,
-        "{path}: wanted by {} analyzers",
-        wanting.len()
-    );
-    wanting.pop().unwrap()
+fn fixture(rel: &str) -> Vec<u8> {
+    common::parser_fixture(&format!("ruby/{rel}"))
 }
 
 fn ids(facts: &Facts) -> Vec<String> {

@@ -273,8 +273,6 @@ fn apps_sboms_validate_and_carry_application_packages() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let target = format!("oci:{}:{}", img["OCI_LAYOUT"], img["OCI_TAG_APPS"]);
-    let schemas =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/schemas-cyclonedx/schema");
     for (format, file) in [("cyclonedx", "apps.cdx.json"), ("spdx", "apps.spdx.json")] {
         let path = out.path().join(file);
         let o = run(
@@ -314,30 +312,6 @@ fn apps_sboms_validate_and_carry_application_packages() {
             text.contains(hash_field),
             "{format} lacks the jar sha1 as a hash"
         );
-        let check = match format {
-            "spdx" => std::process::Command::new("pyspdxtools")
-                .arg("-i")
-                .arg(&path)
-                .output(),
-            _ => std::process::Command::new("check-jsonschema")
-                .arg("--base-uri")
-                .arg(format!("file://{}/", schemas.display()))
-                .arg("--schemafile")
-                .arg(schemas.join("bom-1.6.schema.json"))
-                .arg(&path)
-                .output(),
-        };
-        match check {
-            Ok(o) => assert!(
-                o.status.success(),
-                "{format}: {}\n{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) if std::env::var_os("CI").is_none() => {
-                eprintln!("skipping {format} validation: {e}")
-            }
-            Err(e) => panic!("{format} validator missing in CI: {e}"),
-        }
+        validate_sbom(format, &path);
     }
 }
