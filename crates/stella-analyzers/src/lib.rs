@@ -58,6 +58,13 @@ impl AnalyzerError {
     }
 }
 
+/// A text file's content, or an error naming the file: the one check every text-format
+/// analyzer starts with.
+pub(crate) fn utf8_text<'a>(path: &str, content: &'a [u8]) -> Result<&'a str, AnalyzerError> {
+    std::str::from_utf8(content)
+        .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))
+}
+
 /// One analyzer.
 pub trait Analyzer: Send + Sync {
     /// A stable name (`dpkg`, `apk`, `rpm`, …).

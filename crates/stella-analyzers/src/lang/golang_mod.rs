@@ -29,8 +29,7 @@ impl Analyzer for GoModAnalyzer {
             && !path.starts_with("pkg/mod/")
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let mut packages = if path.ends_with("go.sum") {
             parse_go_sum(path, text)?
         } else {

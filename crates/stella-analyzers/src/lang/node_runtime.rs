@@ -32,8 +32,7 @@ impl Analyzer for NodeRuntimeAnalyzer {
             })
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let version = header_version(text).ok_or_else(|| {
             AnalyzerError::new(
                 path,

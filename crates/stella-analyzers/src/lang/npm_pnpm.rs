@@ -31,8 +31,7 @@ impl Analyzer for PnpmLockAnalyzer {
         lockfile_project_root(path, &["pnpm-lock.yaml"]).is_some()
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let docs: Vec<Value> = serde_saphyr::from_multiple(text)
             .map_err(|e| AnalyzerError::new(path, format!("invalid YAML: {e}")))?;
         let mut out = LockPackages::default();

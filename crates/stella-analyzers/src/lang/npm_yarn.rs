@@ -27,8 +27,7 @@ impl Analyzer for YarnLockAnalyzer {
         lockfile_project_root(path, &["yarn.lock"]).is_some()
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let berry = text
             .lines()
             .any(|l| l.starts_with("__metadata:") || l.starts_with("\"__metadata\":"));

@@ -203,8 +203,7 @@ fn csv_first_field(line: &str) -> Option<String> {
 }
 
 fn utf8<'a>(path: &str, content: &'a [u8]) -> Result<&'a str, AnalyzerError> {
-    std::str::from_utf8(content)
-        .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))
+    crate::utf8_text(path, content)
 }
 
 /// The files of a RECORD, relative to the image root. `site_dir` holds the `.dist-info`.

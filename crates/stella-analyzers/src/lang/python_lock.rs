@@ -102,8 +102,7 @@ impl Analyzer for PythonLockfileAnalyzer {
 
 fn utf8<'a>(path: &str, content: &'a [u8]) -> Result<&'a str, AnalyzerError> {
     let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
-    std::str::from_utf8(content)
-        .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))
+    crate::utf8_text(path, content)
 }
 
 /// Text of a requirements file: UTF-8, or UTF-16 with a byte-order mark (what PowerShell's

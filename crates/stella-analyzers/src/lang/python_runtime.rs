@@ -52,8 +52,7 @@ impl Analyzer for PythonRuntimeAnalyzer {
         })
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let version = py_version(text)
             .ok_or_else(|| AnalyzerError::new(path, "no #define PY_VERSION \"X.Y.Z\""))?;
         let mut p = Package::new(PackageKind::Binary, "python", version, path);

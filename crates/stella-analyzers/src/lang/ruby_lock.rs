@@ -55,8 +55,7 @@ impl Analyzer for GemfileLockAnalyzer {
 /// The packages of a `Gemfile.lock`, sorted by name and version.
 pub fn parse_gemfile_lock(path: &str, content: &[u8]) -> Result<Vec<Package>, AnalyzerError> {
     let content = content.strip_prefix(b"\xef\xbb\xbf").unwrap_or(content);
-    let text = std::str::from_utf8(content)
-        .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+    let text = crate::utf8_text(path, content)?;
     let mut section = String::new();
     let mut remote = String::new();
     let mut in_specs = false;

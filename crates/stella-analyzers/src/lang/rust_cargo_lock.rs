@@ -22,8 +22,7 @@ impl Analyzer for CargoLockAnalyzer {
         path == "Cargo.lock" || path.ends_with("/Cargo.lock")
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let mut packages = parse_cargo_lock(path, text)?;
         super::mark_lockfile(&mut packages);
         Ok(Facts {

@@ -36,8 +36,7 @@ impl Analyzer for DpkgAnalyzer {
         false
     }
     fn analyze(&self, path: &str, content: &[u8]) -> Result<Facts, AnalyzerError> {
-        let text = std::str::from_utf8(content)
-            .map_err(|e| AnalyzerError::new(path, format!("not UTF-8 text: {e}")))?;
+        let text = crate::utf8_text(path, content)?;
         let mut facts = Facts::default();
         if let Some(rest) = path.strip_prefix(INFO) {
             let package = rest.trim_end_matches(".list").to_string();
