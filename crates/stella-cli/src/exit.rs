@@ -2,6 +2,10 @@
 
 /// The command ran and wrote its output.
 pub const OK: u8 = 0;
+/// `stella scan --fail-on`: a finding at or above the threshold remains. `explain` and
+/// `advisory show`: nothing matched the id.
+pub const FINDINGS: u8 = 1;
+pub const NOT_FOUND: u8 = 1;
 /// The image, archive or directory could not be read: it is missing, not an image, corrupt,
 /// or hostile (a path escaping the root, a digest mismatch, a decompression bomb).
 pub const BAD_INPUT: u8 = 3;
@@ -15,6 +19,7 @@ macro_rules! exit_codes_help {
     () => {
         "Exit codes:
   0  the scan completed and its output was written
+  1  --fail-on: a finding at or above the given severity remains
   2  the command line is invalid
   3  the target could not be read: missing, not an image, unreachable, or corrupt or
      hostile content (path escaping the root, digest mismatch, decompression bomb, ...)

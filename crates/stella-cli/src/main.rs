@@ -5,6 +5,10 @@
 
 #[macro_use]
 mod exit;
+mod advisories;
+mod advisory_cmd;
+mod explain;
+mod feeds;
 mod progress;
 mod scan;
 mod version_cmd;
@@ -24,6 +28,12 @@ struct Cli {
 enum Command {
     /// Inventory an image or a directory and write a report or an SBOM.
     Scan(scan::ScanArgs),
+    /// Keep the local advisory store up to date: sync, status, import.
+    Feeds(feeds::FeedsArgs),
+    /// Show what the advisory store holds about a vulnerability.
+    Advisory(advisory_cmd::AdvisoryArgs),
+    /// Show why a finding was reported: the records, ranges and comparisons.
+    Explain(explain::ExplainArgs),
     /// Compare versions and test version ranges the way each ecosystem's own tool does.
     Version(version_cmd::VersionArgs),
 }
@@ -39,6 +49,9 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Scan(args) => scan::run(args),
+        Command::Feeds(args) => feeds::run(args),
+        Command::Advisory(args) => advisory_cmd::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Version(args) => version_cmd::run(args),
     };
     match result {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use stella_image::{LayerLimits, Platform};
-use stella_model::Inventory;
+use stella_model::{FixState, Inventory, ScanFindings, Severity};
 use stella_scanner::{ScanOptions, ScanOutcome};
 use stella_store::{DataDir, LayerCache};
 
@@ -23,6 +23,8 @@ pub enum Format {
     Cyclonedx,
     /// SPDX 2.3 JSON.
     Spdx,
+    /// SARIF 2.1.0 (findings only), for code-scanning dashboards.
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,16 +84,36 @@ pub struct ScanArgs {
     /// Most bytes one layer may decompress to (suffixes K, M, G, T: powers of 1024).
     #[arg(long, value_name = "SIZE", env = "STELLA_MAX_LAYER_SIZE", value_parser = parse_size)]
     pub max_layer_size: Option<u64>,
+    /// Report only findings of these severities (comma-separated or repeated):
+    /// critical, high, medium, low, negligible, unknown.
+    #[arg(long, value_name = "SEVERITY", value_delimiter = ',', value_parser = parse_severity)]
+    pub severity: Vec<Severity>,
+    /// Leave out findings that have no fixed version yet.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// Exit with code 1 when a reported finding is at or above this severity.
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Also match packages to NVD CPE configurations (guesswork: off by default).
+    #[arg(long)]
+    pub cpe: bool,
+    /// Inventory only: do not match packages against advisories.
+    #[arg(long, conflicts_with_all = ["fail_on", "severity", "ignore_unfixed", "cpe"])]
+    pub no_vulns: bool,
     /// Print nothing but the output and errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    s.parse::<Severity>().map_err(|e| e.to_string())
 }
 
 fn parse_platform(s: &str) -> Result<Platform, String> {
     s.parse::<Platform>().map_err(|e| e.to_string())
 }
 
-fn parse_size(s: &str) -> Result<u64, String> {
+pub fn parse_size(s: &str) -> Result<u64, String> {
     let s = s.trim();
     let (num, mult) = match s.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
         Some((i, _)) => {
@@ -170,7 +192,13 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
         bytes = outcome.stats.bytes_read,
         "scan finished"
     );
-    let bytes = render(format, &outcome).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
+    let findings = if args.no_vulns || format == Format::Spdx {
+        None
+    } else {
+        find_vulnerabilities(&args, format, &outcome.inventory)?
+    };
+    let bytes = render(format, &outcome, findings.as_ref())
+        .map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
     match &args.output {
         Some(path) => {
             write_atomically(path, &bytes).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?
@@ -197,10 +225,66 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
             eprintln!("warning: {w}");
         }
     }
+    if let (Some(threshold), Some(f)) = (args.fail_on, &findings) {
+        let failing = f
+            .findings
+            .iter()
+            .filter(|x| x.severity >= threshold)
+            .count();
+        if failing > 0 {
+            if !args.quiet {
+                eprintln!("{failing} finding(s) at or above {threshold} (--fail-on {threshold})");
+            }
+            return Ok(ExitCode::from(exit::FINDINGS));
+        }
+    }
     Ok(ExitCode::from(exit::OK))
 }
 
-fn render(format: Format, outcome: &ScanOutcome) -> anyhow::Result<Vec<u8>> {
+/// Matches the inventory against the current advisory snapshot and applies the filters.
+/// `None` when no feed was ever synced and the output can do without findings.
+fn find_vulnerabilities(
+    args: &ScanArgs,
+    format: Format,
+    inv: &Inventory,
+) -> Result<Option<ScanFindings>, CliError> {
+    // A gate or a findings-only format must not pass silently on an empty store.
+    let required = args.fail_on.is_some() || format == Format::Sarif;
+    let index = match crate::feeds::open_existing_store()? {
+        Some(store) if required => Some(crate::advisories::require_index(&store)?),
+        Some(store) => crate::advisories::load_index(&store)?,
+        None if required => {
+            return Err(CliError::new(
+                exit::BAD_INPUT,
+                anyhow::anyhow!(
+                    "no advisories synced: run `stella feeds sync` (or `stella feeds import`) first"
+                ),
+            ));
+        }
+        None => None,
+    };
+    let Some(index) = index else {
+        if !args.quiet {
+            eprintln!(
+                "warning: no advisories synced: reporting packages only (run `stella feeds sync`)"
+            );
+        }
+        return Ok(None);
+    };
+    let opts = stella_match::MatchOptions { cpe: args.cpe };
+    let mut found = stella_match::match_inventory(&index, inv, &opts);
+    found.findings.retain(|f| {
+        (args.severity.is_empty() || args.severity.contains(&f.severity))
+            && !(args.ignore_unfixed && f.fix_state != FixState::Fixed)
+    });
+    Ok(Some(found))
+}
+
+fn render(
+    format: Format,
+    outcome: &ScanOutcome,
+    findings: Option<&ScanFindings>,
+) -> anyhow::Result<Vec<u8>> {
     let opts = stella_sbom::EncodeOptions {
         timestamp: outcome.timestamp.clone(),
         tool_name: "stella".into(),
@@ -208,14 +292,18 @@ fn render(format: Format, outcome: &ScanOutcome) -> anyhow::Result<Vec<u8>> {
     };
     let inv = &outcome.inventory;
     Ok(match format {
-        Format::Table => table(inv).into_bytes(),
-        Format::Json => stella_sbom::report_json(inv, &opts)?,
-        Format::Cyclonedx => stella_sbom::cyclonedx_json(inv, &opts)?,
+        Format::Table => table(inv, findings).into_bytes(),
+        Format::Json => stella_sbom::report_json_with_findings(inv, findings, &opts)?,
+        Format::Cyclonedx => stella_sbom::cyclonedx_json_with_findings(inv, findings, &opts)?,
         Format::Spdx => stella_sbom::spdx_json(inv, &opts)?,
+        Format::Sarif => {
+            let empty = ScanFindings::default();
+            stella_sbom::sarif_json(inv, findings.unwrap_or(&empty), &opts)?
+        }
     })
 }
 
-fn table(inv: &Inventory) -> String {
+fn table(inv: &Inventory, findings: Option<&ScanFindings>) -> String {
     let mut s = String::new();
     let img = &inv.image;
     s.push_str(&format!("Target:   {}\n", img.reference));
@@ -229,7 +317,12 @@ fn table(inv: &Inventory) -> String {
         ));
     }
     s.push_str(&format!("Layers:   {}\n", img.layers.len()));
-    s.push_str(&format!("Packages: {}\n\n", inv.packages.len()));
+    s.push_str(&format!("Packages: {}\n", inv.packages.len()));
+    if let Some(f) = findings {
+        s.push_str(&findings_table(f));
+        return s;
+    }
+    s.push('\n');
     let rows: Vec<[String; 4]> = inv
         .packages
         .iter()
@@ -268,6 +361,85 @@ fn table(inv: &Inventory) -> String {
     for r in &rows {
         s.push_str(&line([&r[0], &r[1], &r[2], &r[3]]));
     }
+    s
+}
+
+/// The findings part of the table output: a count by severity, then one row per finding.
+fn findings_table(f: &ScanFindings) -> String {
+    let mut s = format!("Advisories: snapshot {}\n", f.snapshot);
+    let counts: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .map(|sev| {
+            let n = f.findings.iter().filter(|x| x.severity == *sev).count();
+            format!("{}: {n}", sev.as_str().to_uppercase())
+        })
+        .collect();
+    s.push_str(&format!(
+        "Findings: {} ({})\n\n",
+        f.findings.len(),
+        counts.join(", ")
+    ));
+    if f.findings.is_empty() {
+        return s;
+    }
+    let rows: Vec<[String; 6]> = f
+        .findings
+        .iter()
+        .map(|x| {
+            [
+                x.package.name.clone(),
+                x.vulnerability.clone(),
+                format!(
+                    "{}{}",
+                    x.severity.as_str().to_uppercase(),
+                    if x.kev { " (KEV)" } else { "" }
+                ),
+                x.package.version.clone(),
+                match x.fix_state {
+                    FixState::Fixed => x.fixed_versions.join(", "),
+                    FixState::NotFixed => "(not fixed)".into(),
+                    FixState::WontFix => "(won't fix)".into(),
+                },
+                x.summary
+                    .as_deref()
+                    .map(|t| t.chars().take(60).collect::<String>().replace('\n', " "))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = [
+        "PACKAGE",
+        "VULNERABILITY",
+        "SEVERITY",
+        "INSTALLED",
+        "FIXED",
+        "TITLE",
+    ];
+    let mut widths = header.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i == 5 {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  ", w = widths[i]));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    s.push_str(&line(header));
+    for r in &rows {
+        s.push_str(&line([&r[0], &r[1], &r[2], &r[3], &r[4], &r[5]]));
+    }
+    s.push_str(
+        "\nExplain a finding: stella explain 'VULNERABILITY@PURL' (ids are in --format json)\n",
+    );
     s
 }
 

@@ -3,19 +3,32 @@
 //! This crate holds the nouns of the system and nothing that does I/O: content digests
 //! ([`Digest`]), the description of a scanned image ([`ImageInfo`], [`LayerInfo`]), the
 //! operating system found in it ([`Distro`]), the packages found in it ([`Package`]) and the
-//! whole result of an inventory scan ([`Inventory`]). It also owns canonical JSON (RFC 8785)
+//! whole result of an inventory scan ([`Inventory`]), advisories in their normalized OSV shape
+//! ([`Advisory`]) and the findings that match them to packages ([`Finding`]). It also owns canonical JSON (RFC 8785)
 //! and the content hashing built on it, so that every crate derives identifiers the same way.
 //!
 //! Collections in these types are kept sorted by the code that builds them (see
 //! [`Inventory::normalize`]) so that serialising the same inventory twice gives the same bytes.
 
+mod advisory;
 mod digest;
 mod distro;
+mod finding;
+mod linkset;
 mod package;
 mod purl;
 
+pub use advisory::{
+    Advisory, Affected, AffectedRange, CpeMatch, DistroState, EpssScore, FeedSource, KevEntry,
+    Normalized, RangeEvent, RangeKind, SeverityKind, SeverityStatement, UnknownFeedSource,
+};
 pub use digest::{Algorithm, Digest, DigestError, DigestHasher};
 pub use distro::Distro;
+pub use finding::{
+    Comparison, Finding, FindingPackage, FixState, MatchEvidence, MatchedRecord, Rating,
+    ScanFindings, Severity, UnknownSeverity,
+};
+pub use linkset::{Linkset, Linksets};
 pub use package::{Dependency, Package, PackageKind};
 pub use purl::{PurlError, os_package_purl};
 

@@ -9,13 +9,14 @@
 //! and the tests check the output against the official 1.6 JSON schema.
 
 use crate::SbomError;
-use crate::ids::document_uuid;
+use crate::findings::{PreparedFindings, fix_sentence, fix_state_str, id_source};
+use crate::ids::{document_uuid, sha256_hex};
 use crate::license::{License, and_all};
 use crate::prepared::package_sha1;
 use crate::prepared::{Prepared, split_contact};
 use serde::Serialize;
-use std::collections::BTreeSet;
-use stella_model::Digest;
+use std::collections::{BTreeMap, BTreeSet};
+use stella_model::{Digest, Rating, Severity};
 
 const SCHEMA: &str = "http://cyclonedx.org/schema/bom-1.6.schema.json";
 
@@ -33,6 +34,9 @@ struct Bom {
     metadata: Metadata,
     components: Vec<Component>,
     dependencies: Vec<Dependency>,
+    /// Present when advisories were matched, empty when nothing matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vulnerabilities: Option<Vec<Vulnerability>>,
 }
 
 #[derive(Serialize)]
@@ -133,6 +137,66 @@ struct Dependency {
     depends_on: Vec<String>,
 }
 
+#[derive(Serialize)]
+struct Vulnerability {
+    id: String,
+    source: VulnerabilitySource,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    references: Vec<VulnerabilityReference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ratings: Vec<VulnerabilityRating>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    recommendation: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    advisories: Vec<Advisory>,
+    affects: Vec<Affects>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    properties: Vec<Property>,
+}
+
+#[derive(Serialize)]
+struct VulnerabilitySource {
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Serialize)]
+struct VulnerabilityReference {
+    id: String,
+    source: VulnerabilitySource,
+}
+
+#[derive(Serialize)]
+struct VulnerabilityRating {
+    source: VulnerabilitySource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    severity: &'static str,
+    method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vector: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Advisory {
+    url: String,
+}
+
+#[derive(Serialize)]
+struct Affects {
+    #[serde(rename = "ref")]
+    reference: String,
+    versions: Vec<AffectedVersion>,
+}
+
+#[derive(Serialize, PartialEq)]
+struct AffectedVersion {
+    version: String,
+    status: &'static str,
+}
+
 fn properties(pairs: Vec<(String, String)>) -> Vec<Property> {
     pairs
         .into_iter()
@@ -190,7 +254,171 @@ fn licenses(classified: &[License]) -> Vec<LicenseChoice> {
         .collect()
 }
 
-pub(crate) fn encode(p: &Prepared) -> Result<serde_json::Value, SbomError> {
+/// CycloneDX's name for a rating method; anything it has no name for is `other`.
+fn score_method(method: &str) -> &'static str {
+    const METHODS: [&str; 7] = [
+        "CVSSv2", "CVSSv3", "CVSSv31", "CVSSv4", "OWASP", "SSVC", "other",
+    ];
+    METHODS
+        .into_iter()
+        .find(|m| m.eq_ignore_ascii_case(method))
+        .unwrap_or("other")
+}
+
+/// CycloneDX's severity for a rating. CycloneDX has no `negligible`: a CVSS score of 0 is
+/// `none` (CVSS's own word), any other negligible rating (Debian's `unimportant`) is `info`.
+fn rating_severity(r: &Rating) -> &'static str {
+    match r.severity {
+        Severity::Critical => "critical",
+        Severity::High => "high",
+        Severity::Medium => "medium",
+        Severity::Low => "low",
+        Severity::Negligible if r.method.starts_with("CVSS") => "none",
+        Severity::Negligible => "info",
+        Severity::Unknown => "unknown",
+    }
+}
+
+/// Whether a reference can go out as a CycloneDX advisory URL (`iri-reference`).
+fn is_url(s: &str) -> bool {
+    (s.starts_with("https://") || s.starts_with("http://"))
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// One `vulnerabilities[]` entry per vulnerability id, in id order.
+///
+/// Per-package facts of a finding (fix state, fixed versions, Stella's severity and its
+/// source, layer) are properties whose value is the affected component's `bom-ref`, a space,
+/// and the fact; the fixed versions also appear in `affects[].versions` as `unaffected`.
+fn vulnerabilities(p: &Prepared, f: &PreparedFindings) -> Vec<Vulnerability> {
+    f.groups
+        .iter()
+        .map(|g| {
+            let (source_name, source_url) = id_source(&g.id);
+            let references = g
+                .aliases(f)
+                .into_iter()
+                .map(|alias| {
+                    let (name, url) = id_source(&alias);
+                    VulnerabilityReference {
+                        id: alias,
+                        source: VulnerabilitySource {
+                            name: name.to_string(),
+                            url: Some(url),
+                        },
+                    }
+                })
+                .collect();
+            let ratings = g
+                .ratings(f)
+                .iter()
+                .map(|r| VulnerabilityRating {
+                    source: VulnerabilitySource {
+                        name: r.source.clone(),
+                        url: None,
+                    },
+                    score: r.score,
+                    severity: rating_severity(r),
+                    method: score_method(&r.method),
+                    vector: r.vector.clone().filter(|v| !v.is_empty()),
+                })
+                .collect();
+
+            let mut affects: BTreeMap<String, Vec<AffectedVersion>> = BTreeMap::new();
+            let mut recommendation = Vec::new();
+            let mut per_package = Vec::new();
+            for e in g.findings(f) {
+                let finding = &e.finding;
+                let bom_ref = &p.entries[e.package].bom_ref;
+                let versions = affects.entry(bom_ref.clone()).or_default();
+                let installed = std::iter::once((finding.package.version.clone(), "affected"));
+                let fixed = finding
+                    .fixed_versions
+                    .iter()
+                    .map(|v| (v.clone(), "unaffected"));
+                for (version, status) in installed.chain(fixed) {
+                    let v = AffectedVersion { version, status };
+                    if !v.version.is_empty() && !versions.contains(&v) {
+                        versions.push(v);
+                    }
+                }
+                let sentence = fix_sentence(finding);
+                if !recommendation.contains(&sentence) {
+                    recommendation.push(sentence);
+                }
+                let mut add = |k: &str, v: String| {
+                    if !v.is_empty() {
+                        per_package.push(Property {
+                            name: format!("stella:finding:{k}"),
+                            value: format!("{bom_ref} {v}"),
+                        });
+                    }
+                };
+                add("severity", finding.severity.as_str().to_string());
+                add("severity_source", finding.severity_source.clone());
+                add("fix_state", fix_state_str(finding.fix_state).to_string());
+                add("fixed_versions", finding.fixed_versions.join(","));
+                add(
+                    "layer",
+                    finding
+                        .layer
+                        .as_ref()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default(),
+                );
+            }
+
+            let mut props = vec![Property {
+                name: "stella:finding:kev".into(),
+                value: g.kev(f).to_string(),
+            }];
+            if let Some(epss) = g.epss(f).filter(|e| e.epss.is_finite()) {
+                props.push(Property {
+                    name: "stella:finding:epss".into(),
+                    value: epss.epss.to_string(),
+                });
+                if epss.percentile.is_finite() {
+                    props.push(Property {
+                        name: "stella:finding:epss_percentile".into(),
+                        value: epss.percentile.to_string(),
+                    });
+                }
+            }
+            props.extend(per_package);
+
+            Vulnerability {
+                id: g.id.clone(),
+                source: VulnerabilitySource {
+                    name: source_name.to_string(),
+                    url: Some(source_url),
+                },
+                references,
+                ratings,
+                description: g.summary(f).map(str::to_string),
+                recommendation: recommendation.join(" "),
+                advisories: g
+                    .references(f)
+                    .into_iter()
+                    .filter(|r| is_url(r))
+                    .map(|url| Advisory { url })
+                    .collect(),
+                affects: affects
+                    .into_iter()
+                    .map(|(reference, versions)| Affects {
+                        reference,
+                        versions,
+                    })
+                    .collect(),
+                properties: props,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn encode(
+    p: &Prepared,
+    findings: Option<&PreparedFindings>,
+) -> Result<serde_json::Value, SbomError> {
     let img = &p.inv.image;
     let image_component = Component {
         kind: "container",
@@ -298,16 +526,27 @@ pub(crate) fn encode(p: &Prepared) -> Result<serde_json::Value, SbomError> {
             value: a.version.to_string(),
         })
         .collect();
+    if let Some(f) = findings {
+        meta_props.push(Property {
+            name: "stella:advisories:snapshot".into(),
+            value: f.snapshot.clone(),
+        });
+    }
     meta_props.extend(p.inv.warnings.iter().map(|w| Property {
         name: "stella:warning".into(),
         value: w.clone(),
     }));
 
+    // A document with findings is another document than the bare SBOM of the same inventory.
+    let content_hex = match findings {
+        None => p.content_hex.clone(),
+        Some(f) => sha256_hex(format!("{}:{}", p.content_hex, f.content_hex).as_bytes()),
+    };
     let bom = Bom {
         schema: SCHEMA,
         bom_format: "CycloneDX",
         spec_version: "1.6",
-        serial_number: format!("urn:uuid:{}", document_uuid("cyclonedx", &p.content_hex)),
+        serial_number: format!("urn:uuid:{}", document_uuid("cyclonedx", &content_hex)),
         version: 1,
         metadata: Metadata {
             timestamp: p.timestamp.clone(),
@@ -324,6 +563,7 @@ pub(crate) fn encode(p: &Prepared) -> Result<serde_json::Value, SbomError> {
         },
         components,
         dependencies,
+        vulnerabilities: findings.map(|f| vulnerabilities(p, f)),
     };
     Ok(serde_json::to_value(bom)?)
 }

@@ -1,12 +1,15 @@
-//! Stella's own JSON report, `stella.report/v1`: everything the inventory holds, in a stable
-//! shape (every key always present, `null` when unknown). Documented in `docs/report.md`, with a
-//! JSON Schema in `docs/report.schema.json`.
+//! Stella's own JSON report, `stella.report/v2`: everything the inventory holds and, when
+//! advisories were matched, every finding, in a stable shape (every key always present, `null`
+//! when unknown; the findings keys present exactly when matching was done). Documented in
+//! `docs/report.md`, with a JSON Schema in `docs/report.schema.json`.
 
+use crate::findings::{PreparedFindings, fix_state_str};
 use crate::license::{License, classify};
 use crate::prepared::Prepared;
 use serde::Serialize;
+use stella_model::Severity;
 
-pub(crate) const SCHEMA_VERSION: &str = "stella.report/v1";
+pub(crate) const SCHEMA_VERSION: &str = "stella.report/v2";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -19,6 +22,134 @@ pub(crate) struct Report<'a> {
     analyzers: Vec<Analyzer<'a>>,
     packages: Vec<Package<'a>>,
     warnings: &'a [String],
+    /// The three keys below are present exactly when advisories were matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advisories: Option<Advisories<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<Summary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings: Option<Vec<Finding<'a>>>,
+}
+
+#[derive(Serialize)]
+struct Advisories<'a> {
+    snapshot: &'a str,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    findings: FindingCounts,
+}
+
+/// How many findings there are, and how many of each severity.
+#[derive(Serialize, Default)]
+struct FindingCounts {
+    total: usize,
+    critical: usize,
+    high: usize,
+    medium: usize,
+    low: usize,
+    negligible: usize,
+    unknown: usize,
+}
+
+impl FindingCounts {
+    fn of(f: &PreparedFindings) -> FindingCounts {
+        let mut c = FindingCounts {
+            total: f.entries.len(),
+            ..Default::default()
+        };
+        for e in &f.entries {
+            *match e.finding.severity {
+                Severity::Critical => &mut c.critical,
+                Severity::High => &mut c.high,
+                Severity::Medium => &mut c.medium,
+                Severity::Low => &mut c.low,
+                Severity::Negligible => &mut c.negligible,
+                Severity::Unknown => &mut c.unknown,
+            } += 1;
+        }
+        c
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Finding<'a> {
+    id: &'a str,
+    vulnerability: &'a str,
+    aliases: &'a [String],
+    summary: Option<&'a str>,
+    package: FindingPackage<'a>,
+    fix_state: &'static str,
+    fixed_versions: &'a [String],
+    severity: &'static str,
+    severity_source: &'a str,
+    ratings: Vec<Rating<'a>>,
+    kev: bool,
+    epss: Option<Epss<'a>>,
+    layer: Option<String>,
+    paths: &'a [String],
+    snapshot: &'a str,
+    evidence: Evidence<'a>,
+    references: &'a [String],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FindingPackage<'a> {
+    /// The `bomRef` of the package in `packages`.
+    bom_ref: &'a str,
+    kind: &'static str,
+    name: &'a str,
+    version: &'a str,
+    purl: &'a str,
+    source_name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Rating<'a> {
+    source: &'a str,
+    method: &'a str,
+    vector: Option<&'a str>,
+    score: Option<f64>,
+    severity: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Epss<'a> {
+    cve: &'a str,
+    epss: f64,
+    percentile: f64,
+    date: Option<&'a str>,
+    model_version: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Evidence<'a> {
+    method: &'a str,
+    records: Vec<Record<'a>>,
+    ranges: &'a [String],
+    comparisons: Vec<Comparison<'a>>,
+}
+
+#[derive(Serialize)]
+struct Comparison<'a> {
+    installed: &'a str,
+    op: &'a str,
+    bound: &'a str,
+    holds: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Record<'a> {
+    source: &'static str,
+    upstream_id: &'a str,
+    observation: &'a str,
+    ecosystem: &'a str,
+    package: &'a str,
 }
 
 #[derive(Serialize)]
@@ -110,7 +241,83 @@ fn non_empty(s: &str) -> Option<&str> {
     Some(s).filter(|s| !s.is_empty())
 }
 
-pub(crate) fn encode(p: &Prepared) -> Report<'_> {
+fn finding<'a>(p: &'a Prepared, e: &'a crate::findings::FindingEntry) -> Finding<'a> {
+    let f = &e.finding;
+    Finding {
+        id: &f.id,
+        vulnerability: &f.vulnerability,
+        aliases: &f.aliases,
+        summary: f.summary.as_deref(),
+        package: FindingPackage {
+            bom_ref: &p.entries[e.package].bom_ref,
+            kind: f.package.kind.as_str(),
+            name: &f.package.name,
+            version: &f.package.version,
+            purl: &f.package.purl,
+            source_name: f.package.source_name.as_deref(),
+        },
+        fix_state: fix_state_str(f.fix_state),
+        fixed_versions: &f.fixed_versions,
+        severity: f.severity.as_str(),
+        severity_source: &f.severity_source,
+        ratings: f
+            .ratings
+            .iter()
+            .map(|r| Rating {
+                source: &r.source,
+                method: &r.method,
+                vector: r.vector.as_deref(),
+                score: r.score.filter(|s| s.is_finite()),
+                severity: r.severity.as_str(),
+            })
+            .collect(),
+        kev: f.kev,
+        epss: f
+            .epss
+            .as_ref()
+            .filter(|e| e.epss.is_finite() && e.percentile.is_finite())
+            .map(|e| Epss {
+                cve: &e.cve,
+                epss: e.epss,
+                percentile: e.percentile,
+                date: e.date.as_deref(),
+                model_version: e.model_version.as_deref(),
+            }),
+        layer: f.layer.as_ref().map(|d| d.to_string()),
+        paths: &f.paths,
+        snapshot: &f.snapshot,
+        evidence: Evidence {
+            method: &f.evidence.method,
+            records: f
+                .evidence
+                .records
+                .iter()
+                .map(|r| Record {
+                    source: r.source.as_str(),
+                    upstream_id: &r.upstream_id,
+                    observation: &r.observation,
+                    ecosystem: &r.ecosystem,
+                    package: &r.package,
+                })
+                .collect(),
+            ranges: &f.evidence.ranges,
+            comparisons: f
+                .evidence
+                .comparisons
+                .iter()
+                .map(|c| Comparison {
+                    installed: &c.installed,
+                    op: &c.op,
+                    bound: &c.bound,
+                    holds: c.holds,
+                })
+                .collect(),
+        },
+        references: &f.references,
+    }
+}
+
+pub(crate) fn encode<'a>(p: &'a Prepared, findings: Option<&'a PreparedFindings>) -> Report<'a> {
     let img = &p.inv.image;
     let image = Image {
         reference: &img.reference,
@@ -215,5 +422,12 @@ pub(crate) fn encode(p: &Prepared) -> Report<'_> {
             .collect(),
         packages,
         warnings: &p.inv.warnings,
+        advisories: findings.map(|f| Advisories {
+            snapshot: &f.snapshot,
+        }),
+        summary: findings.map(|f| Summary {
+            findings: FindingCounts::of(f),
+        }),
+        findings: findings.map(|f| f.entries.iter().map(|e| finding(p, e)).collect()),
     }
 }

@@ -1,9 +1,13 @@
 //! The encoders against real validators: the official CycloneDX 1.6 and SPDX 2.3 JSON schemas,
 //! the SPDX project's own validator (`pyspdxtools`), and Stella's published report schema.
 
+mod common;
+
+use common::{
+    cyclonedx_validator, find_on_path, json, report_validator, schema_errors, spdx_validator,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use stella_model::{
     AnalyzerInfo, Dependency, Digest, Distro, ImageInfo, Inventory, LayerInfo, Package,
     PackageKind, os_package_purl,
@@ -193,88 +197,6 @@ fn opts() -> EncodeOptions {
         tool_name: "stella".into(),
         tool_version: "0.1.0".into(),
     }
-}
-
-fn json(bytes: &[u8]) -> Value {
-    serde_json::from_slice(bytes).expect("output is JSON")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Schema validation with local files only.
-
-fn shared_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
-}
-
-fn read_json(path: &Path) -> Value {
-    let text =
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
-}
-
-/// Resolves `$ref`s to documents read from disk beforehand, by `$id`; anything else is an
-/// error, so a validator can never reach for the network.
-struct LocalSchemas(BTreeMap<String, Value>);
-
-impl jsonschema::Retrieve for LocalSchemas {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        self.0
-            .get(uri.as_str())
-            .cloned()
-            .ok_or_else(|| format!("schema {uri} is not available locally").into())
-    }
-}
-
-fn validator(schema_path: &Path, extra: &[&Path]) -> jsonschema::Validator {
-    let schema = read_json(schema_path);
-    let mut local = BTreeMap::new();
-    for p in extra {
-        let doc = read_json(p);
-        let id = doc["$id"]
-            .as_str()
-            .expect("referenced schema has an $id")
-            .to_string();
-        local.insert(id, doc);
-    }
-    jsonschema::options()
-        .should_validate_formats(true)
-        .with_retriever(LocalSchemas(local))
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("compile {}: {e}", schema_path.display()))
-}
-
-fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    v.iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
-}
-
-fn cyclonedx_validator() -> jsonschema::Validator {
-    let dir = shared_data().join("schemas-cyclonedx/schema");
-    validator(
-        &dir.join("bom-1.6.schema.json"),
-        &[
-            &dir.join("spdx.schema.json"),
-            &dir.join("jsf-0.82.schema.json"),
-        ],
-    )
-}
-
-fn spdx_validator() -> jsonschema::Validator {
-    validator(
-        &shared_data().join("schemas-spdx/2.3/schemas/spdx-schema.json"),
-        &[],
-    )
-}
-
-fn report_validator() -> jsonschema::Validator {
-    validator(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json"),
-        &[],
-    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -736,12 +658,6 @@ fn spdx_is_valid_for_pyspdxtools() {
     );
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
 // ---------------------------------------------------------------------------------------------
 // Report
 
@@ -784,7 +700,7 @@ fn report_is_valid_against_its_published_schema() {
 #[test]
 fn report_holds_the_whole_inventory() {
     let doc = json(&report_json(&inventory(), &opts()).unwrap());
-    assert_eq!(doc["schemaVersion"], "stella.report/v1");
+    assert_eq!(doc["schemaVersion"], "stella.report/v2");
     assert_eq!(
         doc["tool"],
         serde_json::json!({"name": "stella", "version": "0.1.0"})

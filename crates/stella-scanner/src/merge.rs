@@ -173,6 +173,18 @@ pub(crate) fn merge(
                 .unwrap_or(&p.version),
             None => &p.version,
         };
+        // The source (Debian) or origin (Alpine, rpm) package goes into the `upstream`
+        // qualifier when it differs, as Syft writes it (`upstream=glibc`, or
+        // `upstream=gcc-12@12.2.0-14` when the source version differs too): advisories name
+        // source packages, so a purl alone is enough to replay a match.
+        let upstream = p
+            .source_name
+            .as_deref()
+            .filter(|s| !s.is_empty() && *s != p.name)
+            .map(|s| match p.source_version.as_deref() {
+                Some(v) if !v.is_empty() && v != p.version => format!("{s}@{v}"),
+                _ => s.to_string(),
+            });
         match os_package_purl(
             p.kind,
             &p.name,
@@ -180,7 +192,7 @@ pub(crate) fn merge(
             p.epoch,
             p.arch.as_deref(),
             distro.as_ref(),
-            None,
+            upstream.as_deref(),
         ) {
             Ok(purl) => p.purl = purl,
             Err(e) => warnings.push(e.to_string()),

@@ -4,7 +4,16 @@
 //! directory by default, `STELLA_DATA_DIR` to move it). [`LayerCache`] is the embedded store of
 //! per-layer analysis results, keyed by layer digest and the analyzer set that produced them, in
 //! a SQLite file. It stores opaque bytes: what they mean is the scanner's business, so the
-//! store can move to PostgreSQL later without touching analysis code.
+//! store can move to PostgreSQL later without touching analysis code. [`AdvisoryStore`] is the
+//! port for ingested advisories (raw documents, observations, snapshots and deltas), with
+//! [`SqliteAdvisoryStore`] as its embedded adapter (`advisories.sqlite`).
+
+mod advisories;
+
+pub use advisories::{
+    AdvisoryStore, AdvisorySync, Committed, Delta, ObservationInput, RawDocument, RecordRef,
+    ScopeBatch, SnapshotInfo, SourceStatus, SqliteAdvisoryStore, StoredObservation,
+};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -21,12 +30,14 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("layer cache {path}: {source}")]
+    #[error("database {path}: {source}")]
     Sqlite {
         path: PathBuf,
         #[source]
         source: rusqlite::Error,
     },
+    #[error("database {path}: cannot encode a record: {message}")]
+    Encode { path: PathBuf, message: String },
     #[error(
         "no data directory: set STELLA_DATA_DIR (the user's data directory could not be determined)"
     )]
