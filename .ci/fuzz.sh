@@ -39,7 +39,7 @@ step() { printf '\n==> %s\n' "$*"; }
 now() { date +%s; }
 t_start=$(now)
 
-ALL_TARGETS=(rpmdb layer os_analyzers os_release version version_order)
+ALL_TARGETS=(rpmdb layer os_analyzers os_release version version_order feeds)
 if (($#)); then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 step "cargo-fuzz"
@@ -232,6 +232,22 @@ if ((have_data)); then
   os_seed app/composer.lock "$PARSERS"/php/composer/testdata/*.lock
   os_seed app/app.deps.json "$PARSERS"/dotnet/core_deps/testdata/*.deps.json
   os_seed app/packages.lock.json "$PARSERS"/nuget/lock/testdata/*.json
+fi
+
+# --- feeds: real documents of each feed; the selector is the index in FeedSource::ALL
+# (osv, debian, alpine, nvd, cve5, csaf, kev, epss).
+if ((have_data)); then
+  seed_prefixed feeds 0 "$DATA"/osv-dev-fixtures/gcp/website/testdata/osv/*.json \
+    "$DATA"/osv-cran-r/vulns/*/*.yaml
+  seed_prefixed feeds 1 "$DATA/vunnel-provider-fixtures/tests/unit/providers/debian/test-fixtures/input/debian.json" \
+    "$DATA/osv-dev-fixtures/vulnfeeds/test_data/debian/debian_security_tracker_mock.json"
+  seed_prefixed feeds 2 "$DATA"/alpine-secdb/v3.3/*.yaml \
+    "$DATA/vunnel-provider-fixtures/tests/unit/providers/wolfi/test-fixtures/input/secdb/security.json"
+  seed_prefixed feeds 3 "$DATA"/nvd-api2-samples/osv.dev/vulnfeeds/test_data/nvdcve-2.0/CVE-2024-3094.json \
+    "$DATA/nvd-api2-samples/vunnel/tests/unit/providers/nvd/test-fixtures/single-entry.json"
+  seed_prefixed feeds 4 "$DATA"/cve5-vulnrichment/sample/*/*/*.json
+  seed_prefixed feeds 5 "$DATA"/csaf-vex-examples/csaf_2.0/examples/csaf/*.json
+  seed_prefixed feeds 7 "$DATA"/vunnel-provider-fixtures/tests/unit/providers/epss/test-fixtures/*.csv
 fi
 
 # --- os_release

@@ -7,8 +7,10 @@ use stella_store::SqliteAdvisoryStore;
 
 /// The index of the current snapshot, or `None` when no feed was ever synced.
 pub fn load_index(store: &SqliteAdvisoryStore) -> Result<Option<AdvisoryIndex>, CliError> {
+    let started = std::time::Instant::now();
     let current =
         stella_concelier::load_current(store).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
+    let loaded = started.elapsed();
     let Some(snapshot) = current.snapshot else {
         return Ok(None);
     };
@@ -22,12 +24,14 @@ pub fn load_index(store: &SqliteAdvisoryStore) -> Result<Option<AdvisoryIndex>, 
             advisory: a.advisory,
         })
         .collect();
-    Ok(Some(AdvisoryIndex::build(
-        snapshot,
-        advisories,
-        current.kev,
-        current.epss,
-    )))
+    let index = AdvisoryIndex::build(snapshot, advisories, current.kev, current.epss);
+    tracing::info!(
+        records = index.len(),
+        load_ms = loaded.as_millis() as u64,
+        build_ms = (started.elapsed() - loaded).as_millis() as u64,
+        "advisory index ready"
+    );
+    Ok(Some(index))
 }
 
 /// Like [`load_index`], but no snapshot is an error telling the user what to run.

@@ -22,7 +22,8 @@ macro_rules! exit_codes_help {
   1  --fail-on: a finding at or above the given severity remains
   2  the command line is invalid
   3  the target could not be read: missing, not an image, unreachable, or corrupt or
-     hostile content (path escaping the root, digest mismatch, decompression bomb, ...)
+     hostile content (path escaping the root, digest mismatch, decompression bomb, ...);
+     or --fail-on / --format sarif with no advisories synced
   4  the output could not be written (nothing partial is left behind)"
     };
 }

@@ -43,6 +43,12 @@ pub enum SbomFormat {
   dir:PATH                     a root filesystem; dir:/ scans this machine
   PATH                         any of the above, recognised by its content
 
+Findings: packages are matched against the advisories in the data directory (fill it with
+`stella feeds sync` or `stella feeds import`); without any, the scan reports packages only and
+says so. Every output records the advisory snapshot id. A finding id (VULNERABILITY@PURL, in
+--format json) can be replayed with `stella explain`. --fail-on and --format sarif refuse to run
+on an empty advisory store rather than pass silently.
+
 Registry credentials come from $REGISTRY_AUTH_FILE or ~/.docker/config.json; localhost and
 127.0.0.1 are reached over plain HTTP, other hosts only with --insecure-registry.
 All state lives in the data directory ($STELLA_DATA_DIR, default: the user's data directory).
@@ -55,6 +61,8 @@ Examples:
   stella scan docker://alpine:latest --sbom-format=spdx -o alpine.spdx.json
   stella scan oci:./layout:v1 --format cyclonedx
   stella scan docker-archive:image.tar --format json
+  stella scan oci:./layout:v1 --format sarif -o scan.sarif --fail-on high
+  stella scan docker://alpine:3.20 --severity high,critical --ignore-unfixed
 
 ", exit_codes_help!()))]
 pub struct ScanArgs {

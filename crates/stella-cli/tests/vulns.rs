@@ -284,6 +284,29 @@ fn sarif_and_cyclonedx_findings_validate_against_the_official_schemas() {
             assert!(refs.contains(a["ref"].as_str().unwrap()), "{a}");
         }
     }
+    // The JSON report with findings against its documented, versioned schema.
+    let report = out_dir.path().join("scan.json");
+    let out = run(
+        data.path(),
+        &[
+            "scan",
+            &target,
+            "--format",
+            "json",
+            "-o",
+            report.to_str().unwrap(),
+            "-q",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::check_jsonschema(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json"),
+        &report,
+    );
     let schema = shared("schemas-sarif/sarif-2.1/schema/sarif-schema-2.1.0.json");
     common::check_jsonschema(&schema, &sarif);
     let s: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();

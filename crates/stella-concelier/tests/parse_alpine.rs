@@ -244,7 +244,7 @@ fn vunnel_v3_15_excerpt_parses() {
 }
 
 #[test]
-fn wolfi_secdb_without_distroversion_uses_the_repo_name() {
+fn wolfi_secdb_without_distroversion_is_named_by_its_package_host() {
     let outcome = assert_matches_expected(
         "vunnel-provider-fixtures/tests/unit/providers/wolfi/test-fixtures/input/secdb/security.json",
     );
@@ -252,7 +252,7 @@ fn wolfi_secdb_without_distroversion_uses_the_repo_name() {
     let coreutils = &a.affected[0];
     assert_eq!(
         (coreutils.ecosystem.as_str(), coreutils.name.as_str()),
-        ("os", "coreutils")
+        ("Wolfi", "coreutils")
     );
     assert_eq!(
         coreutils.distro_state.as_ref().unwrap().status,

@@ -151,7 +151,7 @@ fn inventory(packages: Vec<Package>) -> Inventory {
 
 /// The real databases, and an inventory of 10,000 of their packages at versions taken from
 /// the records (so most are affected by something) or just past them.
-fn real() -> (Vec<IndexedAdvisory>, Inventory) {
+fn real_sampled() -> (Vec<IndexedAdvisory>, Inventory) {
     let mut advisories: Vec<Advisory> = Vec::new();
     for set in [
         "osv-pypa/osv.ndjson.zst",
@@ -191,19 +191,100 @@ fn real() -> (Vec<IndexedAdvisory>, Inventory) {
     (records, inventory(packages))
 }
 
-fn bench(c: &mut Criterion) {
+/// See [`real_sampled`].
+fn real() -> (Vec<IndexedAdvisory>, Inventory) {
+    real_sampled()
+}
+
+/// The sampling of [`real`] with only `share` of the packages at a range bound; the others
+/// are at a version past every fix (`9999.0.0`). Many packages share a name (Go's `stdlib` is
+/// named by hundreds of records), so this is a worst case for range evaluation.
+fn real_with(share: f64) -> (Vec<IndexedAdvisory>, Inventory) {
+    let (records, inv) = real_sampled();
+    let mut rng = Lcg(11);
+    let packages = inv
+        .packages
+        .into_iter()
+        .map(|mut p| {
+            if (rng.below(10_000) as f64) >= share * 10_000.0 {
+                p.version = "9999.0.0".into();
+            }
+            p
+        })
+        .collect();
+    (records, inventory(packages))
+}
+
+/// An image-like inventory: 10,000 distinct packages, each name once. Every (ecosystem, name)
+/// the databases know appears (about a third of the inventory), 5% of those at a range bound
+/// and the rest past every fix; the remaining packages are names no advisory mentions, as
+/// most packages of a real image are.
+fn image_like() -> (Vec<IndexedAdvisory>, Inventory) {
+    let (records, sampled) = real_sampled();
+    let mut bound_of: std::collections::BTreeMap<(PackageKind, String), String> =
+        Default::default();
+    for p in sampled.packages {
+        bound_of
+            .entry((p.kind, p.name.clone()))
+            .or_insert(p.version);
+    }
+    for r in &records {
+        for aff in &r.advisory.affected {
+            let kind = match aff.ecosystem.as_str() {
+                "PyPI" => PackageKind::Python,
+                "Go" => PackageKind::Go,
+                "crates.io" => PackageKind::Cargo,
+                _ => continue,
+            };
+            bound_of
+                .entry((kind, aff.name.clone()))
+                .or_insert_with(|| "9999.0.0".into());
+        }
+    }
+    let mut rng = Lcg(13);
+    let mut packages: Vec<Package> = bound_of
+        .into_iter()
+        .take(10_000)
+        .map(|((kind, name), bound)| {
+            let v = if rng.below(100) < 5 {
+                bound.as_str()
+            } else {
+                "9999.0.0"
+            };
+            package(kind, &name, v)
+        })
+        .collect();
+    let mut n = 0;
+    while packages.len() < 10_000 {
+        let kind = [PackageKind::Python, PackageKind::Go, PackageKind::Cargo][n % 3];
+        packages.push(package(kind, &format!("unadvised-package-{n}"), "1.0.0"));
+        n += 1;
+    }
+    (records, inventory(packages))
+}
+
+/// Indexes `records`, prints what matching `inv` finds, and benchmarks `match_inventory`.
+fn bench_match(c: &mut Criterion, name: &str, records: Vec<IndexedAdvisory>, inv: &Inventory) {
     let opts = MatchOptions::default();
-    let (records, inv) = synthetic();
-    let idx = AdvisoryIndex::build(s("sha256:bench"), records.clone(), Vec::new(), Vec::new());
-    let found = match_inventory(&idx, &inv, &opts).findings.len();
+    let idx = AdvisoryIndex::build(s("sha256:bench"), records, Vec::new(), Vec::new());
+    let found = match_inventory(&idx, inv, &opts).findings.len();
     eprintln!(
-        "synthetic: {} advisories, {} packages, {found} findings",
+        "{name}: {} advisories, {} packages, {found} findings",
         idx.len(),
         inv.packages.len()
     );
-    c.bench_function(
-        "match_inventory/synthetic 5k advisories x 10k packages",
-        |b| b.iter(|| black_box(match_inventory(&idx, black_box(&inv), &opts))),
+    c.bench_function(&format!("match_inventory/{name}"), |b| {
+        b.iter(|| black_box(match_inventory(&idx, black_box(inv), &opts)))
+    });
+}
+
+fn bench(c: &mut Criterion) {
+    let (records, inv) = synthetic();
+    bench_match(
+        c,
+        "synthetic 5k advisories x 10k packages",
+        records.clone(),
+        &inv,
     );
     c.bench_function("AdvisoryIndex::build/synthetic 5k advisories", |b| {
         b.iter(|| {
@@ -215,18 +296,22 @@ fn bench(c: &mut Criterion) {
             ))
         })
     });
-
     let (records, inv) = real();
-    let idx = AdvisoryIndex::build(s("sha256:real"), records, Vec::new(), Vec::new());
-    let found = match_inventory(&idx, &inv, &opts).findings.len();
-    eprintln!(
-        "real: {} advisories, {} packages, {found} findings",
-        idx.len(),
-        inv.packages.len()
+    bench_match(c, "real PyPA+Go+RustSec x 10k packages", records, &inv);
+    let (records, inv) = real_with(0.05);
+    bench_match(
+        c,
+        "real PyPA+Go+RustSec x 10k packages, 5% at a range bound",
+        records,
+        &inv,
     );
-    c.bench_function("match_inventory/real PyPA+Go+RustSec x 10k packages", |b| {
-        b.iter(|| black_box(match_inventory(&idx, black_box(&inv), &opts)))
-    });
+    let (records, inv) = image_like();
+    bench_match(
+        c,
+        "real PyPA+Go+RustSec x 10k distinct packages (image-like)",
+        records,
+        &inv,
+    );
 }
 
 criterion_group! {

@@ -184,8 +184,10 @@ CREATE TABLE IF NOT EXISTS observations (
     upstream_id TEXT NOT NULL,
     fetched_at TEXT NOT NULL,
     raw_digest TEXT,
-    document BLOB NOT NULL,
+    -- normalized before document: SQLite walks a row's columns in order, so the index load,
+    -- which reads only normalized, never pages through the (larger) upstream documents.
     normalized BLOB NOT NULL,
+    document BLOB NOT NULL,
     PRIMARY KEY (source, content_hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS observations_by_upstream_id ON observations (upstream_id);
@@ -198,6 +200,7 @@ CREATE TABLE IF NOT EXISTS current_records (
     PRIMARY KEY (source, scope, upstream_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS current_records_by_id ON current_records (source, upstream_id);
+CREATE INDEX IF NOT EXISTS current_records_by_hash ON current_records (source, content_hash);
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL,
@@ -390,12 +393,13 @@ impl AdvisoryStore for SqliteAdvisoryStore {
         let conn = self.lock();
         let mut stmt = conn
             .prepare(&format!(
-                // Driven from the live set, joined to observations by their primary key. The
-                // upstream document is left out (an empty blob): matching reads only the
-                // normalized record, and the documents are most of the bytes.
-                "SELECT {OBSERVATION_COLUMNS_WITHOUT_DOCUMENT}
-                 FROM (SELECT DISTINCT source, content_hash FROM current_records) c
-                 JOIN observations o ON o.source = c.source AND o.content_hash = c.content_hash
+                // One pass over observations in storage order, each kept when the live set
+                // (by its content-hash index) holds it: sequential pages instead of a random
+                // lookup per record. The upstream document is left out (an empty blob):
+                // matching reads only the normalized record.
+                "SELECT {OBSERVATION_COLUMNS_WITHOUT_DOCUMENT} FROM observations o
+                 WHERE EXISTS (SELECT 1 FROM current_records c
+                               WHERE c.source = o.source AND c.content_hash = o.content_hash)
                  ORDER BY o.source, o.upstream_id, o.content_hash"
             ))
             .map_err(self.err())?;
@@ -653,7 +657,7 @@ impl AdvisorySync for SqliteSync<'_> {
         let err = self.store.err();
         let mut delta = std::mem::take(&mut self.delta);
         delta.sort();
-        let (snapshot, previous, records, rows_written) = {
+        let (snapshot, previous, rows_written) = {
             let conn = self.conn();
             let previous: Option<String> = conn
                 .query_row(
@@ -678,14 +682,13 @@ impl AdvisorySync for SqliteSync<'_> {
                     )
                     .map_err(&err)? as u64;
             }
-            (snapshot, previous, records, rows_written)
+            (snapshot, previous, rows_written)
         };
         let conn = self.conn.take().expect("connection held until commit");
         if let Err(e) = conn.execute_batch("COMMIT") {
             let _ = conn.execute_batch("ROLLBACK");
             return Err(err(e));
         }
-        let _ = records;
         Ok(Committed {
             snapshot: Some(snapshot),
             previous,

@@ -11,9 +11,9 @@
 //! vulnerabilities and its other ids (XSA, TALOS advisories) are `related` to them;
 //! otherwise each id it names is a vulnerability of its own.
 //!
-//! A secdb without a `distroversion` (Wolfi's) gets the `reponame` as its ecosystem and
-//! `<reponame>/<id>` as upstream id: which distribution it is, the connector knows from the
-//! feed it configured, not from the document.
+//! A secdb without a `distroversion` (Wolfi's, Chainguard's) gets `Wolfi` or `Chainguard` as
+//! its ecosystem when its `urlprefix` names that host, else its `reponame`; its upstream id is
+//! `<reponame>/<id>`.
 
 use super::fields::{FieldError, Path, object, opt_object, opt_str, req_str};
 use super::{Format, ParseError, ParsedRecord, Sink};
@@ -49,8 +49,10 @@ pub(super) fn parse(
     let header = |key: &str| opt_str(top, key, root).map_err(|e| shape(e.to_string()));
     let distroversion = header("distroversion")?.unwrap_or_default().to_string();
     let reponame = header("reponame")?.unwrap_or_default().to_string();
-    // Copied into each record's document as written; read here only to check its type.
-    header("urlprefix")?;
+    // Copied into each record's document as written; read here for its host only.
+    let urlprefix = header("urlprefix")?
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     let packages = match top.get("packages") {
         Some(Value::Array(packages)) => packages,
         Some(Value::Null) => return Ok(()),
@@ -105,7 +107,15 @@ pub(super) fn parse(
     }
 
     let ecosystem = if distroversion.is_empty() {
-        reponame.clone()
+        // Wolfi and Chainguard publish one rolling secdb without a distroversion; the
+        // package host says which distribution it is (OSV names them `Wolfi`, `Chainguard`).
+        if urlprefix.contains("wolfi") {
+            "Wolfi".to_string()
+        } else if urlprefix.contains("chainguard") {
+            "Chainguard".to_string()
+        } else {
+            reponame.clone()
+        }
     } else {
         format!("Alpine:{distroversion}")
     };
