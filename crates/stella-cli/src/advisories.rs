@@ -36,7 +36,8 @@ pub fn load_index(store: &SqliteAdvisoryStore) -> Result<Option<AdvisoryIndex>, 
 
 /// Like [`load_index`], but no snapshot is an error telling the user what to run.
 pub fn require_index(store: &SqliteAdvisoryStore) -> Result<AdvisoryIndex, CliError> {
-    load_index(store)?.ok_or_else(|| {
+    // A snapshot whose every record was withdrawn matches nothing: as good as none for a gate.
+    load_index(store)?.filter(|i| !i.is_empty()).ok_or_else(|| {
         CliError::new(
             exit::BAD_INPUT,
             anyhow::anyhow!(

@@ -720,3 +720,42 @@ fn walkdir_count(dir: &Path, ext: &str) -> usize {
     }
     n
 }
+
+#[test]
+fn a_sync_that_reads_nothing_leaves_no_snapshot_to_gate_on() {
+    let mirror = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out = run(
+        data.path(),
+        &[
+            "feeds",
+            "sync",
+            "--source",
+            "kev",
+            "--mirror",
+            mirror.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    let status = json(&run(data.path(), &["feeds", "status", "--format", "json"]));
+    assert_eq!(status["snapshot"], Value::Null);
+    // A gate on that store is an error, not a pass on nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        data.path(),
+        &[
+            "scan",
+            &format!("dir:{}", dir.path().display()),
+            "--fail-on",
+            "low",
+            "-q",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -123,9 +123,10 @@ impl Fetcher {
         location: &str,
         headers: &[(&str, String)],
     ) -> Result<Option<Fetched>, FetchError> {
+        // The location leads the message already; reqwest would repeat it.
         let http = |e: reqwest::Error| FetchError::Http {
             location: location.to_string(),
-            message: error_chain(&e),
+            message: error_chain(&e.without_url()),
         };
         let mut req = self.client.get(location);
         for (k, v) in headers {

@@ -654,10 +654,32 @@ impl AdvisorySync for SqliteSync<'_> {
     }
 
     fn commit(mut self: Box<Self>, now: &str) -> Result<Committed, StoreError> {
+        self.commit_inner(now)
+    }
+}
+
+impl SqliteSync<'_> {
+    /// Commits what was applied (raw documents, observations) without recording a snapshot.
+    fn finish_without_snapshot(&mut self, delta: Delta) -> Result<Committed, StoreError> {
+        let err = self.store.err();
+        let conn = self.conn.take().expect("connection held until commit");
+        if let Err(e) = conn.execute_batch("COMMIT") {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(err(e));
+        }
+        Ok(Committed {
+            snapshot: None,
+            previous: None,
+            delta,
+            rows_written: self.rows_written,
+        })
+    }
+
+    fn commit_inner(&mut self, now: &str) -> Result<Committed, StoreError> {
         let err = self.store.err();
         let mut delta = std::mem::take(&mut self.delta);
         delta.sort();
-        let (snapshot, previous, rows_written) = {
+        let written = {
             let conn = self.conn();
             let previous: Option<String> = conn
                 .query_row(
@@ -669,20 +691,30 @@ impl AdvisorySync for SqliteSync<'_> {
                 .map_err(&err)?;
             let (snapshot, records) = snapshot_digest(conn).map_err(&err)?;
             let mut rows_written = self.rows_written;
-            if previous.as_deref() != Some(snapshot.as_str()) {
-                let delta_json = serde_json::to_string(&delta).map_err(|e| StoreError::Encode {
-                    path: self.store.path.clone(),
-                    message: e.to_string(),
-                })?;
-                rows_written += conn
-                    .execute(
-                        "INSERT INTO snapshots (id, created_at, previous, records, delta)
+            // A first sync that yielded nothing (every fetch failed) is not a snapshot: an
+            // empty store must keep saying so, or a `--fail-on` gate would pass on nothing.
+            if previous.is_none() && records == 0 {
+                None
+            } else {
+                if previous.as_deref() != Some(snapshot.as_str()) {
+                    let delta_json =
+                        serde_json::to_string(&delta).map_err(|e| StoreError::Encode {
+                            path: self.store.path.clone(),
+                            message: e.to_string(),
+                        })?;
+                    rows_written += conn
+                        .execute(
+                            "INSERT INTO snapshots (id, created_at, previous, records, delta)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![snapshot, now, previous, records as i64, delta_json],
-                    )
-                    .map_err(&err)? as u64;
+                            params![snapshot, now, previous, records as i64, delta_json],
+                        )
+                        .map_err(&err)? as u64;
+                }
+                Some((snapshot, previous, rows_written))
             }
-            (snapshot, previous, rows_written)
+        };
+        let Some((snapshot, previous, rows_written)) = written else {
+            return self.finish_without_snapshot(delta);
         };
         let conn = self.conn.take().expect("connection held until commit");
         if let Err(e) = conn.execute_batch("COMMIT") {
@@ -819,6 +851,20 @@ mod tests {
         let c = sync(&store, &[batch("osv:npm", true, &[])]);
         assert!(c.delta.withdrawn.is_empty());
         let c = sync(&store, &[batch("osv:PyPI", true, &[])]);
+        assert_eq!(c.delta.withdrawn.len(), 1);
+    }
+
+    #[test]
+    fn a_first_sync_that_yields_nothing_is_not_a_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteAdvisoryStore::open(dir.path()).unwrap();
+        let c = sync(&store, &[]);
+        assert_eq!(c.snapshot, None);
+        assert!(store.current_snapshot().unwrap().is_none());
+        // Once there were records, losing them all is a real (empty) snapshot.
+        sync(&store, &[batch("osv:PyPI", true, &[("A", "1")])]);
+        let c = sync(&store, &[batch("osv:PyPI", true, &[])]);
+        assert!(c.snapshot.is_some());
         assert_eq!(c.delta.withdrawn.len(), 1);
     }
 
