@@ -7,8 +7,16 @@
 //! store can move to PostgreSQL later without touching analysis code. [`AdvisoryStore`] is the
 //! port for ingested advisories (raw documents, observations, snapshots and deltas), with
 //! [`SqliteAdvisoryStore`] as its embedded adapter (`advisories.sqlite`).
+//!
+//! The service mode's three ports live in [`db`] (scan jobs, tenants, clients, artifacts
+//! metadata: SQLite or PostgreSQL), [`blobs`] (artifacts: a directory or an S3 bucket) and
+//! [`bus`] (job queue and events: embedded, Redis/Valkey streams or NATS JetStream), each
+//! opened from a URL and checked by one conformance suite run against every adapter.
 
 mod advisories;
+pub mod blobs;
+pub mod bus;
+pub mod db;
 
 pub use advisories::{
     AdvisoryStore, AdvisorySync, Committed, Delta, ObservationInput, RawDocument, RecordRef,

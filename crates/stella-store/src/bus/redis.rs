@@ -1,0 +1,299 @@
+//! Redis/Valkey streams adapter of the Bus port: `XADD`, `XREADGROUP`, `XACK`, `XAUTOCLAIM`.
+//!
+//! Commands go through a `ConnectionManager`, which reconnects after a server restart. A
+//! blocking `XREADGROUP` gets a connection of its own: on the shared multiplexed connection it
+//! would hold up every other command, and trip the manager's 500 ms response timeout.
+
+use super::{Bus, BusError, Delivery};
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::aio::ConnectionManager;
+use redis::{AsyncConnectionConfig, Client, Value};
+use std::time::Duration;
+
+const BACKEND: &str = "redis";
+/// The stream entry field that holds the payload.
+const FIELD: &str = "payload";
+
+pub struct RedisBus {
+    client: Client,
+    conn: ConnectionManager,
+}
+
+impl RedisBus {
+    /// Connects to `url` (never logged: it may carry a password).
+    pub async fn connect(url: &str) -> Result<Self, BusError> {
+        let client = Client::open(url).map_err(|e| BusError::backend(BACKEND, "open", "", e))?;
+        let conn = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| BusError::backend(BACKEND, "connect", "", e))?;
+        Ok(RedisBus { client, conn })
+    }
+
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        stream: &str,
+        cmd: &redis::Cmd,
+    ) -> Result<T, BusError> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn)
+            .await
+            .map_err(|e| BusError::backend(BACKEND, op, stream, e))
+    }
+
+    /// The delivery count of one pending entry (`XPENDING` extended form).
+    async fn delivery_count(&self, stream: &str, group: &str, id: &str) -> Result<u64, BusError> {
+        let reply: Value = self
+            .query(
+                "pending",
+                stream,
+                redis::cmd("XPENDING")
+                    .arg(stream)
+                    .arg(group)
+                    .arg(id)
+                    .arg(id)
+                    .arg(1),
+            )
+            .await?;
+        // [[id, consumer, idle-ms, deliveries]]
+        let count = as_array(&reply)
+            .and_then(|rows| rows.first())
+            .and_then(as_array)
+            .and_then(|row| row.get(3))
+            .and_then(as_int);
+        Ok(count.unwrap_or(1).max(1) as u64)
+    }
+}
+
+fn as_array(v: &Value) -> Option<&Vec<Value>> {
+    match v {
+        Value::Array(items) | Value::Set(items) => Some(items),
+        _ => None,
+    }
+}
+
+fn as_bytes(v: &Value) -> Option<&[u8]> {
+    match v {
+        Value::BulkString(b) => Some(b),
+        Value::SimpleString(s) => Some(s.as_bytes()),
+        _ => None,
+    }
+}
+
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(*i),
+        other => std::str::from_utf8(as_bytes(other)?).ok()?.parse().ok(),
+    }
+}
+
+/// Parses stream entries `[[id, [field, value, …]], …]`; entries deleted since they were
+/// delivered come back as nil and are skipped.
+fn parse_entries(
+    op: &'static str,
+    stream: &str,
+    v: &Value,
+) -> Result<Vec<(String, Bytes)>, BusError> {
+    let protocol = |message: String| BusError::Protocol {
+        backend: BACKEND,
+        op,
+        stream: stream.to_string(),
+        message,
+    };
+    let mut out = Vec::new();
+    for entry in as_array(v).ok_or_else(|| protocol(format!("entries: {v:?}")))? {
+        let Some(parts) = as_array(entry) else {
+            continue;
+        };
+        let (Some(id), Some(fields)) = (parts.first().and_then(as_bytes), parts.get(1)) else {
+            continue;
+        };
+        let id = String::from_utf8_lossy(id).into_owned();
+        let fields = as_array(fields).ok_or_else(|| protocol(format!("fields of {id}")))?;
+        let payload = fields
+            .chunks(2)
+            .find(|kv| kv.first().and_then(as_bytes) == Some(FIELD.as_bytes()))
+            .and_then(|kv| kv.get(1))
+            .and_then(as_bytes)
+            .ok_or_else(|| protocol(format!("entry {id} has no `{FIELD}` field")))?;
+        out.push((id, Bytes::copy_from_slice(payload)));
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn publish(&self, stream: &str, payload: &[u8]) -> Result<String, BusError> {
+        self.query(
+            "publish",
+            stream,
+            redis::cmd("XADD")
+                .arg(stream)
+                .arg("*")
+                .arg(FIELD)
+                .arg(payload),
+        )
+        .await
+    }
+
+    async fn ensure_group(&self, stream: &str, group: &str) -> Result<(), BusError> {
+        let result: Result<(), BusError> = self
+            .query(
+                "create group",
+                stream,
+                redis::cmd("XGROUP")
+                    .arg("CREATE")
+                    .arg(stream)
+                    .arg(group)
+                    .arg("0")
+                    .arg("MKSTREAM"),
+            )
+            .await;
+        match result {
+            Err(BusError::Backend { source, .. }) if source.to_string().contains("BUSYGROUP") => {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    async fn claim(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>, BusError> {
+        const OP: &str = "claim";
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max.max(1));
+        let reply: Value = if block.is_zero() {
+            cmd.arg("STREAMS").arg(stream).arg(">");
+            self.query(OP, stream, &cmd).await?
+        } else {
+            // BLOCK 0 means "forever" to Redis: round a sub-millisecond wait up to 1 ms.
+            let ms = block.as_millis().max(1) as u64;
+            cmd.arg("BLOCK").arg(ms).arg("STREAMS").arg(stream).arg(">");
+            let config = AsyncConnectionConfig::new()
+                .set_response_timeout(Some(block + Duration::from_secs(5)));
+            let mut conn = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?;
+            cmd.query_async(&mut conn)
+                .await
+                .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?
+        };
+        // Nil on timeout, else [[stream, entries]].
+        let entries = match as_array(&reply).and_then(|s| s.first()).and_then(as_array) {
+            Some(s) => match s.get(1) {
+                Some(entries) => parse_entries(OP, stream, entries)?,
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        Ok(entries
+            .into_iter()
+            .map(|(id, payload)| Delivery {
+                receipt: id.clone(),
+                id,
+                payload,
+                deliveries: 1,
+            })
+            .collect())
+    }
+
+    async fn ack(&self, stream: &str, group: &str, delivery: &Delivery) -> Result<(), BusError> {
+        let _acked: i64 = self
+            .query(
+                "ack",
+                stream,
+                redis::cmd("XACK")
+                    .arg(stream)
+                    .arg(group)
+                    .arg(&delivery.receipt),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn reclaim_idle(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<Delivery>, BusError> {
+        const OP: &str = "reclaim";
+        let mut out = Vec::new();
+        let mut cursor = "0-0".to_string();
+        // XAUTOCLAIM scans the pending list in pages; follow its cursor until it wraps.
+        loop {
+            let reply: Value = self
+                .query(
+                    OP,
+                    stream,
+                    redis::cmd("XAUTOCLAIM")
+                        .arg(stream)
+                        .arg(group)
+                        .arg(consumer)
+                        .arg(min_idle.as_millis() as u64)
+                        .arg(&cursor)
+                        .arg("COUNT")
+                        .arg(max.saturating_sub(out.len()).max(1)),
+                )
+                .await?;
+            let parts = as_array(&reply).ok_or_else(|| BusError::Protocol {
+                backend: BACKEND,
+                op: OP,
+                stream: stream.to_string(),
+                message: format!("{reply:?}"),
+            })?;
+            let next = parts
+                .first()
+                .and_then(as_bytes)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_else(|| "0-0".to_string());
+            if let Some(entries) = parts.get(1) {
+                for (id, payload) in parse_entries(OP, stream, entries)? {
+                    let deliveries = self.delivery_count(stream, group, &id).await?;
+                    out.push(Delivery {
+                        receipt: id.clone(),
+                        id,
+                        payload,
+                        deliveries,
+                    });
+                }
+            }
+            if next == "0-0" || out.len() >= max {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(out)
+    }
+
+    fn dead_letter_stream(&self, stream: &str) -> String {
+        format!("{stream}:dead")
+    }
+
+    async fn delete_stream(&self, stream: &str) -> Result<(), BusError> {
+        let _: i64 = self
+            .query("delete stream", stream, redis::cmd("DEL").arg(stream))
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,487 @@
+//! The Db port's conformance suite: every test below runs against SQLite (a temporary file)
+//! and PostgreSQL (a fresh database per test, dropped at the end).
+
+mod common;
+
+use futures_util::FutureExt;
+use serde_json::json;
+use std::collections::HashSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use stella_store::db::{Db, FindingRow, JobStatus, NewJob, PackageRow, open_db};
+use time::{Duration, OffsetDateTime};
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Opens a fresh database of `backend`, runs `test` with it and its URL, and removes the
+/// database afterwards, also when the test panics.
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Arc<dyn Db>, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("stella.sqlite").display());
+            let db = open_db(&url).await.expect("open sqlite");
+            test(db, url).await;
+        }
+        Backend::Postgres => {
+            let admin_url = common::service_url("STELLA_TEST_POSTGRES_URL", common::POSTGRES_URL);
+            if !common::service_available("PostgreSQL", &admin_url).await {
+                return;
+            }
+            let (admin, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                .await
+                .expect("connect to PostgreSQL");
+            tokio::spawn(connection);
+            let name = common::unique("stella_test_");
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
+            let (base, _) = admin_url.rsplit_once('/').unwrap();
+            let url = format!("{base}/{name}");
+            let result = AssertUnwindSafe(async {
+                let db = open_db(&url).await.expect("open postgres");
+                test(db, url.clone()).await;
+            })
+            .catch_unwind()
+            .await;
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
+            if let Err(panic) = result {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
+}
+
+fn new_job(id: &str, key: Option<&str>) -> NewJob {
+    NewJob {
+        id: id.to_string(),
+        image: "docker://registry.example/app:1".to_string(),
+        sbom_format: "spdx".to_string(),
+        idempotency_key: key.map(str::to_string),
+    }
+}
+
+fn lease() -> OffsetDateTime {
+    OffsetDateTime::now_utc() + Duration::minutes(5)
+}
+
+async fn tenants(db: &dyn Db) {
+    db.create_tenant("tenant-a").await.unwrap();
+    db.create_tenant("tenant-b").await.unwrap();
+}
+
+async fn another_tenants_job_is_invisible(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    let job = db
+        .insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert!(db.get_job("tenant-b", "scan-1").await.unwrap().is_none());
+    let (page, next) = db.list_jobs("tenant-b", None, 10).await.unwrap();
+    assert!(page.is_empty() && next.is_none());
+    assert!(
+        !db.mark_running("tenant-b", "scan-1", "w", lease())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.complete_job("tenant-b", "scan-1", "w", &json!({}))
+            .await
+            .unwrap()
+    );
+    assert!(!db.fail_job("tenant-b", "scan-1", "boom", 1).await.unwrap());
+    db.put_findings("tenant-a", "scan-1", &[finding("CVE-2024-1")])
+        .await
+        .unwrap();
+    assert!(
+        db.get_findings("tenant-b", "scan-1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Tenant A still sees its job, untouched.
+    let mine = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!(mine.status, JobStatus::Queued);
+    assert_eq!(mine.attempts, 0);
+}
+
+async fn idempotency_key_returns_the_existing_job(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    let first = db
+        .insert_job("tenant-a", &new_job("scan-1", Some("key-1")))
+        .await
+        .unwrap();
+    let again = db
+        .insert_job("tenant-a", &new_job("scan-2", Some("key-1")))
+        .await
+        .unwrap();
+    assert_eq!(again.id, "scan-1");
+    assert_eq!(again, first);
+    assert!(db.get_job("tenant-a", "scan-2").await.unwrap().is_none());
+    // Keys are per tenant: tenant B's same key is a new job.
+    let other = db
+        .insert_job("tenant-b", &new_job("scan-3", Some("key-1")))
+        .await
+        .unwrap();
+    assert_eq!(other.id, "scan-3");
+    // The same id without a key is refused, not silently merged.
+    assert!(
+        db.insert_job("tenant-a", &new_job("scan-1", None))
+            .await
+            .is_err()
+    );
+}
+
+async fn cursor_pagination_visits_every_job_once_newest_first(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    for i in 0..23 {
+        db.insert_job("tenant-a", &new_job(&format!("scan-{i:02}"), None))
+            .await
+            .unwrap();
+    }
+    db.insert_job("tenant-b", &new_job("scan-b", None))
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = db
+            .list_jobs("tenant-a", cursor.as_deref(), 5)
+            .await
+            .unwrap();
+        assert!(page.len() <= 5);
+        seen.extend(page);
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 23);
+    let ids: HashSet<_> = seen.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(ids.len(), 23, "a job was visited twice");
+    assert!(seen.iter().all(|j| j.tenant == "tenant-a"));
+    for pair in seen.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        assert!(
+            (a.created_at, &a.id) > (b.created_at, &b.id),
+            "not newest first: {} then {}",
+            a.id,
+            b.id
+        );
+    }
+    assert!(
+        db.list_jobs("tenant-a", Some("not a cursor"), 5)
+            .await
+            .is_err()
+    );
+}
+
+async fn a_job_completes_exactly_once(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    assert!(
+        !db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.mark_running("tenant-a", "scan-1", "w1", lease())
+            .await
+            .unwrap()
+    );
+    let running = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!(running.status, JobStatus::Running);
+    assert_eq!(running.worker.as_deref(), Some("w1"));
+    assert_eq!(running.attempts, 1);
+    assert!(running.started_at.is_some());
+    let summary = json!({"findings": {"high": 2}});
+    assert!(
+        db.complete_job("tenant-a", "scan-1", "w1", &summary)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.complete_job("tenant-a", "scan-1", "w1", &summary)
+            .await
+            .unwrap()
+    );
+    assert!(!db.fail_job("tenant-a", "scan-1", "late", 2).await.unwrap());
+    let done = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.summary, Some(summary));
+    assert!(done.finished_at.is_some());
+}
+
+async fn a_dead_workers_job_is_taken_over_and_completes_once(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    let expired = OffsetDateTime::now_utc() - Duration::seconds(1);
+    assert!(
+        db.mark_running("tenant-a", "scan-1", "w1", expired)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.mark_running("tenant-a", "scan-1", "w2", lease())
+            .await
+            .unwrap()
+    );
+    // The live lease of w2 keeps w3 out.
+    assert!(
+        !db.mark_running("tenant-a", "scan-1", "w3", lease())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.complete_job("tenant-a", "scan-1", "w2", &json!({}))
+            .await
+            .unwrap()
+    );
+    let done = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!(done.attempts, 2);
+    assert_eq!(done.worker.as_deref(), Some("w2"));
+}
+
+async fn heartbeat_is_refused_for_a_foreign_worker(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    assert!(
+        !db.heartbeat("tenant-a", "scan-1", "w1", lease())
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.mark_running("tenant-a", "scan-1", "w1", lease())
+            .await
+            .unwrap()
+    );
+    let later = OffsetDateTime::now_utc() + Duration::minutes(10);
+    assert!(
+        db.heartbeat("tenant-a", "scan-1", "w1", later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.heartbeat("tenant-a", "scan-1", "w2", later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.heartbeat("tenant-b", "scan-1", "w1", later)
+            .await
+            .unwrap()
+    );
+    let job = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    let stored = job.lease_until.unwrap();
+    assert!((stored - later).abs() < Duration::milliseconds(1));
+}
+
+async fn failing_a_job_records_error_and_attempts(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    assert!(
+        db.mark_running("tenant-a", "scan-1", "w1", lease())
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.fail_job("tenant-a", "scan-1", "pull failed", 3)
+            .await
+            .unwrap()
+    );
+    let job = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.error.as_deref(), Some("pull failed"));
+    assert_eq!(job.attempts, 3);
+    assert!(
+        !db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+            .await
+            .unwrap()
+    );
+}
+
+fn finding(id: &str) -> FindingRow {
+    FindingRow {
+        advisory_id: id.to_string(),
+        purl: "pkg:deb/debian/openssl@3.0.11-1".to_string(),
+        severity: "high".to_string(),
+        payload: json!({"fixed_in": "3.0.13-1", "aliases": [id]}),
+    }
+}
+
+async fn artifacts_round_trip_and_replace(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    db.put_sbom_document(
+        "tenant-a",
+        "scan-1",
+        "spdx",
+        "artifacts/scan-1/sbom.spdx.json",
+        "sha256:aa",
+    )
+    .await
+    .unwrap();
+    db.put_sbom_document(
+        "tenant-a",
+        "scan-1",
+        "spdx",
+        "artifacts/scan-1/sbom2.spdx.json",
+        "sha256:bb",
+    )
+    .await
+    .unwrap();
+    let doc = db
+        .get_sbom_document("tenant-a", "scan-1", "spdx")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(doc.blob_key, "artifacts/scan-1/sbom2.spdx.json");
+    assert_eq!(doc.digest, "sha256:bb");
+    assert!(
+        db.get_sbom_document("tenant-b", "scan-1", "spdx")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        db.get_sbom_document("tenant-a", "scan-1", "cyclonedx")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let packages = vec![PackageRow {
+        purl: "pkg:deb/debian/openssl@3.0.11-1".to_string(),
+        name: "openssl".to_string(),
+        version: "3.0.11-1".to_string(),
+        payload: json!({"layer": "sha256:cc"}),
+    }];
+    db.put_packages("tenant-a", "scan-1", &packages)
+        .await
+        .unwrap();
+    db.put_packages("tenant-a", "scan-1", &packages)
+        .await
+        .unwrap();
+
+    let findings = vec![finding("CVE-2024-2"), finding("CVE-2024-1")];
+    db.put_findings("tenant-a", "scan-1", &[finding("CVE-2000-1")])
+        .await
+        .unwrap();
+    db.put_findings("tenant-a", "scan-1", &findings)
+        .await
+        .unwrap();
+    assert_eq!(
+        db.get_findings("tenant-a", "scan-1").await.unwrap(),
+        findings
+    );
+}
+
+async fn oauth_clients_are_stored_with_their_tenant(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    let scopes = vec![
+        "scanner.scans.enqueue".to_string(),
+        "scanner.scans.read".to_string(),
+    ];
+    db.create_client("tenant-a", "client-1", "argon2:hash", &scopes)
+        .await
+        .unwrap();
+    let client = db.get_client("client-1").await.unwrap().unwrap();
+    assert_eq!(client.tenant, "tenant-a");
+    assert_eq!(client.secret_hash, "argon2:hash");
+    assert_eq!(client.scopes, scopes);
+    assert!(db.get_client("client-2").await.unwrap().is_none());
+    // Another tenant cannot take over the client id.
+    db.create_client("tenant-b", "client-1", "evil", &[])
+        .await
+        .unwrap();
+    let client = db.get_client("client-1").await.unwrap().unwrap();
+    assert_eq!(client.tenant, "tenant-a");
+    assert_eq!(client.secret_hash, "argon2:hash");
+}
+
+async fn migrations_are_idempotent(db: Arc<dyn Db>, url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    drop(db);
+    let reopened = open_db(&url).await.expect("second open migrates again");
+    let again = open_db(&url).await.expect("third open too");
+    assert!(
+        reopened
+            .get_job("tenant-a", "scan-1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(again.get_job("tenant-a", "scan-1").await.unwrap().is_some());
+}
+
+macro_rules! conformance {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::run(crate::Backend::Sqlite, super::$test).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    crate::run(crate::Backend::Postgres, super::$test).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    another_tenants_job_is_invisible,
+    idempotency_key_returns_the_existing_job,
+    cursor_pagination_visits_every_job_once_newest_first,
+    a_job_completes_exactly_once,
+    a_dead_workers_job_is_taken_over_and_completes_once,
+    heartbeat_is_refused_for_a_foreign_worker,
+    failing_a_job_records_error_and_attempts,
+    artifacts_round_trip_and_replace,
+    oauth_clients_are_stored_with_their_tenant,
+    migrations_are_idempotent,
+);
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_without_echoing_secrets() {
+    let err = open_db("mysql://root:hunter2@db/x").await.err().unwrap();
+    assert!(!err.to_string().contains("hunter2"));
+}
