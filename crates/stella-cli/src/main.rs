@@ -7,6 +7,7 @@
 mod exit;
 mod advisories;
 mod advisory_cmd;
+mod auth_cmd;
 mod explain;
 mod feeds;
 mod progress;
@@ -34,6 +35,8 @@ enum Command {
     Advisory(advisory_cmd::AdvisoryArgs),
     /// Show why a finding was reported: the records, ranges and comparisons.
     Explain(explain::ExplainArgs),
+    /// Manage the platform's OAuth clients.
+    Auth(auth_cmd::AuthArgs),
     /// Compare versions and test version ranges the way each ecosystem's own tool does.
     Version(version_cmd::VersionArgs),
 }
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Feeds(args) => feeds::run(args),
         Command::Advisory(args) => advisory_cmd::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Auth(args) => auth_cmd::run(args),
         Command::Version(args) => version_cmd::run(args),
     };
     match result {
