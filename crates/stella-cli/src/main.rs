@@ -12,6 +12,7 @@ mod explain;
 mod feeds;
 mod progress;
 mod scan;
+mod serve;
 mod version_cmd;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Manage the platform's OAuth clients.
     Auth(auth_cmd::AuthArgs),
+    /// Run the platform: authority, scan API and worker in one process.
+    Serve(serve::ServeArgs),
     /// Compare versions and test version ranges the way each ecosystem's own tool does.
     Version(version_cmd::VersionArgs),
 }
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Auth(args) => auth_cmd::run(args),
         Command::Version(args) => version_cmd::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

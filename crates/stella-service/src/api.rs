@@ -1,0 +1,389 @@
+//! The scanner web service: `/api/v1/scans…`, merged with the authority's routes into one app.
+//!
+//! Every route takes the tenant from the DPoP-bound access token, never from the request, and
+//! every Db call is scoped by it: another tenant's job answers 404, like a missing one.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRef, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use stella_authority::{Authority, Authorized, RequiredScope, ResourceGuard};
+use stella_store::db::{Job, JobStatus, NewJob};
+
+use crate::Ports;
+
+/// Request bodies above this are refused (413): a scan request is a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub struct ScansEnqueue;
+impl RequiredScope for ScansEnqueue {
+    const SCOPE: &'static str = "scanner.scans.enqueue";
+}
+pub struct ScansRead;
+impl RequiredScope for ScansRead {
+    const SCOPE: &'static str = "scanner.scans.read";
+}
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub guard: Arc<ResourceGuard>,
+    pub ports: Ports,
+    pub allow_local_targets: bool,
+}
+
+impl FromRef<ApiState> for Arc<ResourceGuard> {
+    fn from_ref(s: &ApiState) -> Self {
+        s.guard.clone()
+    }
+}
+
+/// The whole app: the authority's routes and the scan API, with body limits and request ids.
+pub fn router(authority: Arc<Authority>, state: ApiState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/scans", get(list_scans).post(create_scan))
+        .route("/api/v1/scans/{id}", get(get_scan))
+        .route("/api/v1/scans/{id}/sbom", get(get_sbom))
+        .route("/api/v1/scans/{id}/findings", get(get_findings))
+        .with_state(state);
+    authority
+        .router()
+        .merge(api)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(request_id))
+}
+
+/// Gives every request an id (the client's `x-request-id` when it is sane, else a new one),
+/// echoes it on the response and names it in the access log line.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let value = HeaderValue::from_str(&id).expect("checked characters");
+    req.headers_mut().insert("x-request-id", value.clone());
+    let method = req.method().clone();
+    // The path only: query strings may carry cursors, never tokens, but keep the log lean.
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let mut response = next.run(req).await;
+    response.headers_mut().insert("x-request-id", value);
+    tracing::info!(
+        request_id = %id,
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
+}
+
+/// An API error: `{"error": code, "message": text}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+    fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such scan")
+    }
+    /// A backend failure: logged in full, answered without internals.
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "request failed");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "a backend is unavailable; retry later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.code, "message": self.message})),
+        )
+            .into_response()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateScan {
+    image: String,
+    #[serde(default)]
+    sbom_format: Option<String>,
+}
+
+fn parse_body(body: &[u8]) -> Result<CreateScan, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+/// Transports that read the server's own file system.
+const LOCAL_TRANSPORTS: [&str; 4] = ["dir:", "oci:", "oci-archive:", "docker-archive:"];
+
+async fn create_scan(
+    State(state): State<ApiState>,
+    auth: Authorized<ScansEnqueue>,
+    headers: HeaderMap,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.principal.tenant;
+    // axum answers an oversized body in plain text; keep the API's JSON error shape.
+    let body = body.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "payload_too_large"
+        } else {
+            "invalid_request"
+        };
+        ApiError::new(e.status(), code, e.body_text())
+    })?;
+    let req = parse_body(&body)?;
+    let image = req.image.trim();
+    if image.is_empty() || image.len() > 2048 || image.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "image must be a non-empty reference of at most 2048 characters",
+        ));
+    }
+    if !state.allow_local_targets && LOCAL_TRANSPORTS.iter().any(|t| image.starts_with(t)) {
+        return Err(ApiError::bad_request(
+            "local targets (dir:, oci:, archives) are disabled on this server",
+        ));
+    }
+    let sbom_format = match req.sbom_format.as_deref().unwrap_or("cyclonedx") {
+        f @ ("spdx" | "cyclonedx") => f.to_owned(),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "sbom_format {other:?}: expected \"spdx\" or \"cyclonedx\""
+            )));
+        }
+    };
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                ));
+            }
+        },
+    };
+    let new = NewJob {
+        id: format!("scan-{}", uuid::Uuid::new_v4().simple()),
+        image: image.to_owned(),
+        sbom_format,
+        idempotency_key,
+    };
+    let db = &state.ports.db;
+    // No create_tenant here: tokens are only issued to clients of the Db, whose tenant
+    // `stella auth client create` made, so the hot path stays one write.
+    let job = db
+        .insert_job(&tenant, &new)
+        .await
+        .map_err(ApiError::internal)?;
+    // A replayed Idempotency-Key returns the first job. It is re-published while still queued,
+    // so a client retrying after a failed publish is not left with a job nobody will run
+    // (the worker drops duplicate deliveries of a finished job).
+    if job.id == new.id || job.status == JobStatus::Queued {
+        let message = json!({"job_id": job.id, "tenant": tenant});
+        state
+            .ports
+            .bus
+            .publish(crate::JOBS_STREAM, message.to_string().as_bytes())
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    tracing::info!(job_id = %job.id, %tenant, "scan enqueued");
+    let location = format!("/api/v1/scans/{}", job.id);
+    let mut response = (
+        StatusCode::ACCEPTED,
+        axum::Json(json!({"job_id": job.id, "status": job.status.as_str()})),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+fn rfc3339(t: Option<time::OffsetDateTime>) -> Value {
+    t.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+    .map_or(Value::Null, Value::String)
+}
+
+/// The public view of a job (no worker name or lease: those are internal).
+fn job_json(job: &Job) -> Value {
+    json!({
+        "job_id": job.id,
+        "image": job.image,
+        "sbom_format": job.sbom_format,
+        "status": job.status.as_str(),
+        "created_at": rfc3339(Some(job.created_at)),
+        "started_at": rfc3339(job.started_at),
+        "finished_at": rfc3339(job.finished_at),
+        "attempts": job.attempts,
+        "error": job.error,
+        "summary": job.summary,
+    })
+}
+
+async fn load_job(state: &ApiState, tenant: &str, id: &str) -> Result<Job, ApiError> {
+    state
+        .ports
+        .db
+        .get_job(tenant, id)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn get_scan(
+    State(state): State<ApiState>,
+    auth: Authorized<ScansRead>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = load_job(&state, &auth.principal.tenant, &id).await?;
+    Ok(axum::Json(job_json(&job)).into_response())
+}
+
+fn require_completed(job: &Job) -> Result<(), ApiError> {
+    if job.status == JobStatus::Completed {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_completed",
+            format!("scan is {}", job.status.as_str()),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SbomQuery {
+    format: Option<String>,
+}
+
+async fn get_sbom(
+    State(state): State<ApiState>,
+    auth: Authorized<ScansRead>,
+    Path(id): Path<String>,
+    Query(q): Query<SbomQuery>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.principal.tenant;
+    let job = load_job(&state, &tenant, &id).await?;
+    require_completed(&job)?;
+    let format = q.format.unwrap_or_else(|| job.sbom_format.clone());
+    let content_type = match format.as_str() {
+        "spdx" => "application/spdx+json",
+        "cyclonedx" => "application/vnd.cyclonedx+json; version=1.6",
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "format {other:?}: expected \"spdx\" or \"cyclonedx\""
+            )));
+        }
+    };
+    let doc = state
+        .ports
+        .db
+        .get_sbom_document(&tenant, &id, &format)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("this scan produced no {format} SBOM"),
+            )
+        })?;
+    let bytes = state
+        .ports
+        .blobs
+        .get(&doc.blob_key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("blob {} is missing", doc.blob_key)))?;
+    let mut response = Response::new(Body::from(bytes));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", doc.digest)) {
+        h.insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+async fn get_findings(
+    State(state): State<ApiState>,
+    auth: Authorized<ScansRead>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.principal.tenant;
+    let job = load_job(&state, &tenant, &id).await?;
+    require_completed(&job)?;
+    let rows = state
+        .ports
+        .db
+        .get_findings(&tenant, &id)
+        .await
+        .map_err(ApiError::internal)?;
+    let findings: Vec<Value> = rows.into_iter().map(|r| r.payload).collect();
+    Ok(axum::Json(json!({"job_id": id, "findings": findings})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_scans(
+    State(state): State<ApiState>,
+    auth: Authorized<ScansRead>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let (jobs, next) = state
+        .ports
+        .db
+        .list_jobs(&auth.principal.tenant, q.cursor.as_deref(), limit)
+        .await
+        .map_err(|e| match e {
+            stella_store::db::DbError::InvalidCursor => ApiError::bad_request("invalid cursor"),
+            e => ApiError::internal(e),
+        })?;
+    let items: Vec<Value> = jobs.iter().map(job_json).collect();
+    Ok(axum::Json(json!({"items": items, "next_cursor": next})).into_response())
+}

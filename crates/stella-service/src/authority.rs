@@ -1,0 +1,105 @@
+//! The authority's state in the service: clients from the Db, the signing key from a PEM file.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use stella_authority::clients::BoxFuture;
+use stella_authority::{ClientRecord, ClientStore, ClientStoreError, SigningKey};
+use stella_store::db::Db;
+
+/// The authority's [`ClientStore`] over the Db port, so clients created by
+/// `stella auth client create` (even while the server runs) can get tokens at once.
+pub struct DbClientStore {
+    db: Arc<dyn Db>,
+}
+
+impl DbClientStore {
+    pub fn new(db: Arc<dyn Db>) -> Self {
+        DbClientStore { db }
+    }
+}
+
+impl ClientStore for DbClientStore {
+    fn get_client<'a>(
+        &'a self,
+        client_id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<ClientRecord>, ClientStoreError>> {
+        Box::pin(async move {
+            let found = self
+                .db
+                .get_client(client_id)
+                .await
+                .map_err(|e| ClientStoreError(e.to_string()))?;
+            Ok(found.map(|c| ClientRecord {
+                client_id: c.client_id,
+                tenant: c.tenant,
+                secret_hash: c.secret_hash,
+                scopes: c.scopes,
+            }))
+        })
+    }
+}
+
+/// The issuer's key: read from `path`, or generated and written there (mode 0600) on first
+/// start, so tokens stay valid across restarts.
+pub fn load_or_create_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => {
+            return SigningKey::from_pem(&pem)
+                .with_context(|| format!("{}: not a signing key", path.display()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let key = SigningKey::generate();
+    let pem = key.to_pem().context("encoding the signing key")?;
+    let mut options = std::fs::OpenOptions::new();
+    // create_new: two processes starting at once must not overwrite each other's key.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(pem.as_bytes())
+                .and_then(|_| file.sync_all())
+                .with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), kid = key.kid(), "generated the issuer key");
+            Ok(key)
+        }
+        // Lost the race: use the key the other process wrote.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let pem = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            SigningKey::from_pem(&pem)
+                .with_context(|| format!("{}: not a signing key", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signing_key_is_created_once_private_and_reloaded() {
+        let dir = std::env::temp_dir().join(format!("stella-key-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("authority-key.pem");
+        let first = load_or_create_signing_key(&path).unwrap();
+        let second = load_or_create_signing_key(&path).unwrap();
+        assert_eq!(first.kid(), second.kid());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
