@@ -12,17 +12,15 @@
 //! and after; on NATS the JetStream streams are deleted before and after. Both flows run in
 //! one test function, one after the other.
 
-use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+mod serve_support;
+
+use serve_support::{Client, Server, create_client, write_rootfs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use p256::ecdsa::signature::Signer;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 const POSTGRES_BASE: &str = "postgres://postgres@127.0.0.1:5432";
@@ -30,31 +28,6 @@ const REDIS_BASE: &str = "redis://127.0.0.1:6379";
 const NATS_URL: &str = "nats://127.0.0.1:4222";
 const S3_ACCESS_KEY: &str = "stella-serve-test";
 const S3_SECRET_KEY: &str = "stella-serve-test-secret";
-
-fn b64(b: impl AsRef<[u8]>) -> String {
-    URL_SAFE_NO_PAD.encode(b)
-}
-
-/// The server process, killed when the test ends however it ends.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Where the server keeps its state: the URLs given on its command line.
 struct Backends {
@@ -64,220 +37,33 @@ struct Backends {
     blobs_endpoint: String,
 }
 
+/// `stella serve` on these backends, with S3 credentials matching the test's S3 server.
 fn start_server(data: &Path, backends: &Backends) -> Server {
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_stella"))
-        .args(["serve", "--allow-local-targets", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["--database-url", &backends.database_url])
-        .args(["--queue-url", &backends.queue_url])
-        .arg("--blobs-url")
-        .arg(format!("s3://{}", backends.bucket))
-        .args(["--blobs-endpoint", &backends.blobs_endpoint])
-        .args(["--blobs-region", "us-east-1"])
-        .env("STELLA_DATA_DIR", data)
-        .env("RUST_LOG", "warn")
-        .env("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env_remove("STELLA_DATABASE_URL")
-        .env_remove("STELLA_QUEUE_URL")
-        .env_remove("STELLA_BLOBS_URL")
-        .env_remove("STELLA_BLOBS_ENDPOINT")
-        .env_remove("STELLA_BLOBS_REGION")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start stella serve");
-    let http = reqwest::blocking::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("stella serve exited before it came up: {status}");
-        }
-        let url = format!("{base}/.well-known/openid-configuration");
-        if let Ok(r) = http.get(&url).send()
-            && r.status().is_success()
-        {
-            return Server { child, base };
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("server did not come up");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn create_client(data: &Path, database_url: &str, tenant: &str) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stella"))
-        .args(["auth", "client", "create", "--tenant", tenant])
-        .args(["--scopes", "scanner.scans.enqueue,scanner.scans.read"])
-        .args(["--database-url", database_url])
-        .args(["--format", "json"])
-        .env("STELLA_DATA_DIR", data)
-        .env_remove("STELLA_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    (
-        v["client_id"].as_str().unwrap().to_owned(),
-        v["client_secret"].as_str().unwrap().to_owned(),
+    let args: Vec<String> = [
+        "--database-url",
+        &backends.database_url,
+        "--queue-url",
+        &backends.queue_url,
+        "--blobs-url",
+        &format!("s3://{}", backends.bucket),
+        "--blobs-endpoint",
+        &backends.blobs_endpoint,
+        "--blobs-region",
+        "us-east-1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    serve_support::start_server(
+        data,
+        &args,
+        &[
+            ("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY),
+        ],
     )
 }
-/// A client: its DPoP key, its token, and the last nonce the server gave it.
-struct Client {
-    http: reqwest::blocking::Client,
-    base: String,
-    key: p256::ecdsa::SigningKey,
-    token: String,
-    nonce: Option<String>,
-}
 
-struct Reply {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
-    }
-}
-
-impl Client {
-    fn proof(&self, method: &str, url: &str, token: Option<&str>) -> String {
-        let jwk = stella_authority::PublicKey::P256(*self.key.verifying_key()).to_jwk();
-        let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": jwk});
-        let mut jti = [0u8; 16];
-        getrandom::fill(&mut jti).unwrap();
-        let iat = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        let mut claims = json!({"jti": b64(jti), "htm": method, "htu": url, "iat": iat});
-        if let Some(n) = &self.nonce {
-            claims["nonce"] = json!(n);
-        }
-        if let Some(t) = token {
-            claims["ath"] = json!(b64(Sha256::digest(t.as_bytes())));
-        }
-        let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
-        let sig: p256::ecdsa::Signature = self.key.sign(input.as_bytes());
-        format!("{input}.{}", b64(sig.to_bytes()))
-    }
-
-    /// Sends a request built by `build` (given a fresh proof), retrying once on
-    /// `use_dpop_nonce` with the nonce the server sent.
-    fn send(
-        &mut self,
-        method: &str,
-        url: &str,
-        token: Option<&str>,
-        build: impl Fn(&reqwest::blocking::Client, String) -> reqwest::blocking::RequestBuilder,
-    ) -> Reply {
-        for _ in 0..2 {
-            let proof = self.proof(method, url, token);
-            let r = build(&self.http, proof).send().unwrap();
-            let status = r.status().as_u16();
-            let headers = r.headers().clone();
-            let text = r.text().unwrap();
-            if let Some(n) = headers.get("dpop-nonce") {
-                self.nonce = Some(n.to_str().unwrap().to_owned());
-            }
-            let reply = Reply {
-                status,
-                headers,
-                text,
-            };
-            if reply.json()["error"] == "use_dpop_nonce" {
-                continue;
-            }
-            return reply;
-        }
-        panic!("the server kept asking for a new nonce");
-    }
-
-    fn login(base: &str, id: &str, secret: &str) -> Client {
-        use p256::elliptic_curve::Generate;
-        let mut c = Client {
-            http: reqwest::blocking::Client::new(),
-            base: base.to_owned(),
-            key: p256::ecdsa::SigningKey::generate(),
-            token: String::new(),
-            nonce: None,
-        };
-        let url = format!("{base}/token");
-        let basic = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
-        let r = c.send("POST", &url, None, |http, proof| {
-            http.post(&url)
-                .header("authorization", &basic)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("dpop", proof)
-                .body("grant_type=client_credentials")
-        });
-        assert_eq!(r.status, 200, "{}", r.text);
-        c.token = r.json()["access_token"].as_str().unwrap().to_owned();
-        c
-    }
-
-    fn get(&mut self, path: &str) -> Reply {
-        let url = format!("{}{}", self.base, path.split('?').next().unwrap());
-        let full = format!("{}{}", self.base, path);
-        let token = self.token.clone();
-        self.send("GET", &url, Some(&token), |http, proof| {
-            http.get(&full)
-                .header("authorization", format!("DPoP {token}"))
-                .header("dpop", proof)
-        })
-    }
-
-    fn post_scan(&mut self, body: &Value, idempotency_key: Option<&str>) -> Reply {
-        let url = format!("{}/api/v1/scans", self.base);
-        let token = self.token.clone();
-        self.send("POST", &url, Some(&token), |http, proof| {
-            let mut r = http
-                .post(&url)
-                .header("authorization", format!("DPoP {token}"))
-                .header("dpop", proof)
-                .header("content-type", "application/json")
-                .body(body.to_string());
-            if let Some(k) = idempotency_key {
-                r = r.header("idempotency-key", k);
-            }
-            r
-        })
-    }
-}
-
-fn write_rootfs(root: &Path) {
-    std::fs::create_dir_all(root.join("etc")).unwrap();
-    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
-    std::fs::write(
-        root.join("etc/os-release"),
-        "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\n\
-         VERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\nID=debian\n",
-    )
-    .unwrap();
-    std::fs::write(
-        root.join("var/lib/dpkg/status"),
-        "Package: zlib1g\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
-         Maintainer: Mark Brown <broonie@debian.org>\nArchitecture: amd64\nSource: zlib\n\
-         Version: 1:1.2.13.dfsg-1\nDescription: compression library - runtime\n\n\
-         Package: libc6\nStatus: install ok installed\nPriority: optional\nSection: libs\n\
-         Maintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>\n\
-         Architecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u7\n\
-         Description: GNU C Library: Shared libraries\n\n",
-    )
-    .unwrap();
-}
-
-/// Random hex digits, for names no other run uses.
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).unwrap();
@@ -463,8 +249,8 @@ fn run_flow(rt: &tokio::runtime::Runtime, queue: Queue) {
 fn flow(rt: &tokio::runtime::Runtime, tmp: &Path, data: &Path, s3_root: &Path, b: &Backends) {
     let rootfs = tmp.join("rootfs");
     write_rootfs(&rootfs);
-    let (id_a, secret_a) = create_client(data, &b.database_url, "acme");
-    let (id_b, secret_b) = create_client(data, &b.database_url, "globex");
+    let (id_a, secret_a) = create_client(data, &["--database-url", &b.database_url], "acme");
+    let (id_b, secret_b) = create_client(data, &["--database-url", &b.database_url], "globex");
 
     let server = start_server(data, b);
     let mut a = Client::login(&server.base, &id_a, &secret_a);
