@@ -1,39 +1,20 @@
-//! Reading the live observation set back out of the store, for matching and for
-//! `stella advisory show`.
+//! Reading the live observation set back out of the store as the matcher's index, for
+//! `stella scan`, `stella explain`, `stella advisory show` and the scan worker.
 
-use stella_model::{Advisory, EpssScore, FeedSource, KevEntry, Normalized};
+use stella_match::{AdvisoryIndex, IndexedAdvisory};
+use stella_model::Normalized;
 use stella_store::{AdvisoryStore, StoreError};
 
-/// One live advisory with where it came from.
-#[derive(Debug, Clone)]
-pub struct CurrentAdvisory {
-    pub source: FeedSource,
-    pub upstream_id: String,
-    /// `sha256:…` of the observation.
-    pub observation: String,
-    pub advisory: Advisory,
-}
-
-/// Everything the current snapshot holds, normalized.
-#[derive(Debug, Clone, Default)]
-pub struct CurrentRecords {
-    /// `None` before the first sync.
-    pub snapshot: Option<String>,
-    pub advisories: Vec<CurrentAdvisory>,
-    pub kev: Vec<KevEntry>,
-    pub epss: Vec<EpssScore>,
-}
-
-/// Reads every live observation's normalized record.
+/// The index of the current snapshot, or `None` before the first sync that yielded records.
 ///
 /// A record whose stored normalized JSON no longer reads (written by a newer Stella) is an
 /// error naming it, not a silent gap in matching.
-pub fn load_current(store: &dyn AdvisoryStore) -> Result<CurrentRecords, StoreError> {
-    let snapshot = store.current_snapshot()?.map(|s| s.id);
-    let mut out = CurrentRecords {
-        snapshot,
-        ..Default::default()
+pub fn load_index(store: &dyn AdvisoryStore) -> Result<Option<AdvisoryIndex>, StoreError> {
+    let Some(snapshot) = store.current_snapshot()?.map(|s| s.id) else {
+        return Ok(None);
     };
+    let started = std::time::Instant::now();
+    let (mut advisories, mut kev, mut epss) = (Vec::new(), Vec::new(), Vec::new());
     store.for_each_current(&mut |obs| {
         let normalized: Normalized =
             serde_json::from_slice(&obs.normalized).map_err(|e| StoreError::Encode {
@@ -41,16 +22,24 @@ pub fn load_current(store: &dyn AdvisoryStore) -> Result<CurrentRecords, StoreEr
                 message: format!("stored record does not read: {e}"),
             })?;
         match normalized {
-            Normalized::Advisory(a) => out.advisories.push(CurrentAdvisory {
+            Normalized::Advisory(a) => advisories.push(IndexedAdvisory {
                 source: obs.source,
                 upstream_id: obs.upstream_id,
                 observation: obs.content_hash,
                 advisory: *a,
             }),
-            Normalized::Kev(k) => out.kev.push(k),
-            Normalized::Epss(e) => out.epss.push(e),
+            Normalized::Kev(k) => kev.push(k),
+            Normalized::Epss(e) => epss.push(e),
         }
         Ok(())
     })?;
-    Ok(out)
+    let loaded = started.elapsed();
+    let index = AdvisoryIndex::build(snapshot, advisories, kev, epss);
+    tracing::info!(
+        records = index.len(),
+        load_ms = loaded.as_millis() as u64,
+        build_ms = (started.elapsed() - loaded).as_millis() as u64,
+        "advisory index ready"
+    );
+    Ok(Some(index))
 }

@@ -18,7 +18,7 @@
 //!   observation set) and a delta (new, changed, withdrawn); a sync of unchanged data writes
 //!   nothing.
 //!
-//! [`load_current`] reads the live set back for the matcher.
+//! [`load_index`] reads the live set back as the matcher's index.
 //!
 //! [`AdvisoryStore`]: stella_store::AdvisoryStore
 
@@ -27,7 +27,7 @@ pub mod fetch;
 pub mod parse;
 mod sync;
 
-pub use current::{CurrentAdvisory, CurrentRecords, load_current};
+pub use current::load_index;
 pub use fetch::{Base, FetchError};
 pub use sync::{
     DEFAULT_ALPINE_BRANCHES, DEFAULT_OSV_ECOSYSTEMS, NoProgress, SourceReport, SyncError,

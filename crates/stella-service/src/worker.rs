@@ -409,21 +409,9 @@ fn match_advisories(
         return Ok(None);
     }
     let store = stella_store::SqliteAdvisoryStore::open(data_dir)?;
-    let current = stella_concelier::load_current(&store)?;
-    let Some(snapshot) = current.snapshot else {
+    let Some(index) = stella_concelier::load_index(&store)? else {
         return Ok(None);
     };
-    let advisories = current
-        .advisories
-        .into_iter()
-        .map(|a| stella_match::IndexedAdvisory {
-            source: a.source,
-            upstream_id: a.upstream_id,
-            observation: a.observation,
-            advisory: a.advisory,
-        })
-        .collect();
-    let index = stella_match::AdvisoryIndex::build(snapshot, advisories, current.kev, current.epss);
     let opts = stella_match::MatchOptions::default();
     Ok(Some(stella_match::match_inventory(&index, inv, &opts)))
 }
