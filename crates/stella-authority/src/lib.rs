@@ -12,6 +12,7 @@
 //! the [`Authorized`] extractor. Clients live behind the [`ClientStore`] port with secrets
 //! stored hashed; time comes from an injected [`Clock`].
 
+pub mod client;
 pub mod clients;
 pub mod clock;
 pub mod dpop;
@@ -20,6 +21,7 @@ pub mod resource;
 pub mod server;
 pub mod token;
 
+pub use client::DpopKey;
 pub use clients::{
     ClientRecord, ClientSecret, ClientStore, ClientStoreError, MemoryClientStore, hash_secret,
     new_client_credentials, verify_secret,

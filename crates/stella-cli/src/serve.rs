@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Let API clients scan paths on this host (dir:, oci:, archives).
     #[arg(long)]
     allow_local_targets: bool,
+    /// Seconds a worker holds a job without a heartbeat before another worker takes it over.
+    #[arg(long, env = "STELLA_WORKER_LEASE_SECS", value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    worker_lease_secs: u64,
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
@@ -63,6 +67,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
     config.blobs_endpoint = args.blobs_endpoint.filter(|v| !v.is_empty());
     config.blobs_region = args.blobs_region.filter(|v| !v.is_empty());
     config.allow_local_targets = args.allow_local_targets;
+    config.worker = stella_service::worker::WorkerConfig::with_lease(std::time::Duration::from_secs(
+        args.worker_lease_secs,
+    ));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -51,6 +51,7 @@ pub fn router(authority: Arc<Authority>, state: ApiState) -> Router {
         .route("/api/v1/scans/{id}", get(get_scan))
         .route("/api/v1/scans/{id}/sbom", get(get_sbom))
         .route("/api/v1/scans/{id}/findings", get(get_findings))
+        .route("/api/v1/scans/{id}/result", get(get_result))
         .with_state(state);
     authority
         .router()
@@ -62,7 +63,7 @@ pub fn router(authority: Arc<Authority>, state: ApiState) -> Router {
 
 /// Gives every request an id (the client's `x-request-id` when it is sane, else a new one),
 /// echoes it on the response and names it in the access log line.
-async fn request_id(mut req: Request, next: Next) -> Response {
+pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")
@@ -342,6 +343,32 @@ async fn get_sbom(
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", doc.digest)) {
         h.insert(header::ETAG, v);
     }
+    Ok(response)
+}
+
+/// The scan result (`stella.scan-result/v1`: timestamp, inventory, findings), from which
+/// `stella scan --server` renders its outputs exactly as a local scan does.
+async fn get_result(
+    State(state): State<ApiState>,
+    auth: Authorized<ScansRead>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let tenant = auth.principal.tenant;
+    let job = load_job(&state, &tenant, &id).await?;
+    require_completed(&job)?;
+    let key = crate::worker::result_key(&job.id);
+    let bytes = state
+        .ports
+        .blobs
+        .get(&key)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal(format!("blob {key} is missing")))?;
+    let mut response = Response::new(Body::from(bytes));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(response)
 }
 

@@ -65,6 +65,8 @@ pub struct ServiceConfig {
     /// Whether API callers may scan paths on this host (`dir:`, `oci:`, archives). Off unless
     /// asked for: otherwise any client could read the server's file system through an SBOM.
     pub allow_local_targets: bool,
+    /// The worker's lease, heartbeat and retry settings.
+    pub worker: worker::WorkerConfig,
 }
 
 impl ServiceConfig {
@@ -79,6 +81,7 @@ impl ServiceConfig {
             data_dir,
             public_url,
             allow_local_targets: false,
+            worker: worker::WorkerConfig::default(),
         }
     }
 }
@@ -145,7 +148,7 @@ pub async fn run(
     );
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = worker::Worker::new(ports, config.data_dir.clone());
+    let worker = worker::Worker::new(ports, config.data_dir.clone(), config.worker.clone());
     let worker_task = tokio::spawn(worker.run(stop_rx));
 
     tracing::info!(listen = %listener.local_addr()?, "stella service started");

@@ -22,15 +22,40 @@ use tokio::sync::watch;
 
 use crate::{EVENTS_STREAM, JOBS_STREAM, Ports, WORKERS_GROUP};
 
-/// How long a job is held without a heartbeat before another worker may take it.
-pub const LEASE: Duration = Duration::from_secs(60);
-const HEARTBEAT_EVERY: Duration = Duration::from_secs(20);
-/// Attempts (across deliveries and restarts, counted in the Db) before a job is given up.
-pub const MAX_ATTEMPTS: i32 = 3;
 /// How long `claim` waits for a message: also how fast the loop notices a shutdown.
 const CLAIM_BLOCK: Duration = Duration::from_secs(1);
-/// How often pending messages of dead consumers are looked for.
-const RECLAIM_EVERY: Duration = Duration::from_secs(30);
+
+/// The worker's timing and retry settings (`[worker]` in stella.toml).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// How long a job is held without a heartbeat before another worker may take it; also how
+    /// long a delivery stays pending before another consumer may reclaim it.
+    pub lease: Duration,
+    /// How often the lease is renewed while a scan runs (a third of the lease by default).
+    pub heartbeat_every: Duration,
+    /// How often pending messages of dead consumers are looked for.
+    pub reclaim_every: Duration,
+    /// Attempts (across deliveries and restarts, counted in the Db) before a job is given up.
+    pub max_attempts: i32,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig::with_lease(Duration::from_secs(60))
+    }
+}
+
+impl WorkerConfig {
+    /// The defaults scaled to `lease`: heartbeats at a third of it, reclaim checks at half.
+    pub fn with_lease(lease: Duration) -> Self {
+        WorkerConfig {
+            lease,
+            heartbeat_every: (lease / 3).max(Duration::from_millis(200)),
+            reclaim_every: (lease / 2).max(Duration::from_millis(500)),
+            max_attempts: 3,
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct JobMessage {
@@ -41,15 +66,17 @@ struct JobMessage {
 pub struct Worker {
     ports: Ports,
     data_dir: PathBuf,
+    config: WorkerConfig,
     /// Unique per process: the bus consumer name and the Db lease holder.
     name: String,
 }
 
 impl Worker {
-    pub fn new(ports: Ports, data_dir: PathBuf) -> Self {
+    pub fn new(ports: Ports, data_dir: PathBuf, config: WorkerConfig) -> Self {
         Worker {
             ports,
             data_dir,
+            config,
             name: format!("worker-{}", uuid::Uuid::new_v4().simple()),
         }
     }
@@ -76,10 +103,10 @@ impl Worker {
         // taken over as soon as its lease can have run out.
         let mut last_reclaim: Option<tokio::time::Instant> = None;
         while !*stop.borrow() {
-            let due = last_reclaim.is_none_or(|t| t.elapsed() >= RECLAIM_EVERY);
+            let due = last_reclaim.is_none_or(|t| t.elapsed() >= self.config.reclaim_every);
             let result = if due {
                 last_reclaim = Some(tokio::time::Instant::now());
-                bus.reclaim_idle(JOBS_STREAM, WORKERS_GROUP, &self.name, LEASE, 8)
+                bus.reclaim_idle(JOBS_STREAM, WORKERS_GROUP, &self.name, self.config.lease, 8)
                     .await
             } else {
                 Ok(Vec::new())
@@ -146,7 +173,7 @@ impl Worker {
             }
             JobStatus::Queued | JobStatus::Running => {}
         }
-        if job.attempts >= MAX_ATTEMPTS {
+        if job.attempts >= self.config.max_attempts {
             let error = job
                 .error
                 .clone()
@@ -157,7 +184,7 @@ impl Worker {
         let mut attempts = job.attempts;
         let mut delay = Duration::from_secs(1);
         loop {
-            let lease_until = OffsetDateTime::now_utc() + LEASE;
+            let lease_until = OffsetDateTime::now_utc() + self.config.lease;
             if !db
                 .mark_running(&job.tenant, &job.id, &self.name, lease_until)
                 .await?
@@ -188,7 +215,7 @@ impl Worker {
                 Err(e) => {
                     let error = format!("{e:#}");
                     tracing::warn!(job_id = %job.id, attempt = attempts, error = %error, "scan failed");
-                    if attempts >= MAX_ATTEMPTS {
+                    if attempts >= self.config.max_attempts {
                         return self.give_up(&job, delivery, &error, attempts).await;
                     }
                     tokio::time::sleep(delay).await;
@@ -222,10 +249,11 @@ impl Worker {
     fn spawn_heartbeat(&self, job: &Job) -> tokio::task::JoinHandle<()> {
         let db = self.ports.db.clone();
         let (tenant, id, worker) = (job.tenant.clone(), job.id.clone(), self.name.clone());
+        let (every, lease) = (self.config.heartbeat_every, self.config.lease);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(HEARTBEAT_EVERY).await;
-                let lease_until = OffsetDateTime::now_utc() + LEASE;
+                tokio::time::sleep(every).await;
+                let lease_until = OffsetDateTime::now_utc() + lease;
                 match db.heartbeat(&tenant, &id, &worker, lease_until).await {
                     Ok(true) => {}
                     Ok(false) => {
@@ -239,25 +267,32 @@ impl Worker {
     }
 
     /// Runs the scan pipeline and stores its artifacts; returns the job summary.
+    ///
+    /// Artifacts, under `artifacts/{job}/`: `sbom.spdx.json` and `sbom.cdx.json` (both
+    /// formats, so `GET …/sbom?format=` answers either), and `result.json`, the scan result
+    /// (`stella.scan-result/v1`: timestamp, inventory, findings) from which `stella scan
+    /// --server` renders every output exactly as a local scan would.
     async fn execute(&self, job: &Job) -> anyhow::Result<Value> {
         let target = job.image.clone();
-        let format = job.sbom_format.clone();
         let data_dir = self.data_dir.clone();
-        let built =
-            tokio::task::spawn_blocking(move || scan_and_encode(&target, &format, &data_dir))
-                .await??;
-        let ext = if job.sbom_format == "spdx" {
-            "spdx.json"
-        } else {
-            "cdx.json"
-        };
-        let key = format!("artifacts/{}/sbom.{ext}", job.id);
-        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&built.sbom)));
+        let built = tokio::task::spawn_blocking(move || scan_and_encode(&target, &data_dir))
+            .await??;
         let ports = &self.ports;
-        ports.blobs.put(&key, Bytes::from(built.sbom)).await?;
+        for (format, ext, bytes) in [
+            ("spdx", "spdx.json", built.spdx),
+            ("cyclonedx", "cdx.json", built.cyclonedx),
+        ] {
+            let key = format!("artifacts/{}/sbom.{ext}", job.id);
+            let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
+            ports.blobs.put(&key, Bytes::from(bytes)).await?;
+            ports
+                .db
+                .put_sbom_document(&job.tenant, &job.id, format, &key, &digest)
+                .await?;
+        }
         ports
-            .db
-            .put_sbom_document(&job.tenant, &job.id, &job.sbom_format, &key, &digest)
+            .blobs
+            .put(&result_key(&job.id), Bytes::from(built.result))
             .await?;
         ports
             .db
@@ -314,19 +349,25 @@ async fn sleep_or_stop(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
     }
 }
 
+/// The blob key of a job's scan result (`stella.scan-result/v1`).
+pub fn result_key(job_id: &str) -> String {
+    format!("artifacts/{job_id}/result.json")
+}
+
+/// The schema version of `result.json`.
+pub const RESULT_SCHEMA: &str = "stella.scan-result/v1";
+
 struct Built {
-    sbom: Vec<u8>,
+    spdx: Vec<u8>,
+    cyclonedx: Vec<u8>,
+    result: Vec<u8>,
     packages: Vec<PackageRow>,
     findings: Vec<FindingRow>,
     summary: Value,
 }
 
 /// The blocking part of a job: the same pipeline as `stella scan`.
-fn scan_and_encode(
-    target: &str,
-    format: &str,
-    data_dir: &std::path::Path,
-) -> anyhow::Result<Built> {
+fn scan_and_encode(target: &str, data_dir: &std::path::Path) -> anyhow::Result<Built> {
     let cache =
         stella_store::LayerCache::open(&stella_store::DataDir::at(data_dir).layer_cache_dir())
             .map(Arc::new)
@@ -344,11 +385,14 @@ fn scan_and_encode(
         tool_name: "stella".into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let sbom = if format == "spdx" {
-        stella_sbom::spdx_json(inv, &encode)?
-    } else {
-        stella_sbom::cyclonedx_json_with_findings(inv, findings.as_ref(), &encode)?
-    };
+    let spdx = stella_sbom::spdx_json(inv, &encode)?;
+    let cyclonedx = stella_sbom::cyclonedx_json_with_findings(inv, findings.as_ref(), &encode)?;
+    let result = serde_json::to_vec(&json!({
+        "schemaVersion": RESULT_SCHEMA,
+        "timestamp": outcome.timestamp,
+        "inventory": inv,
+        "findings": findings,
+    }))?;
     let packages = inv
         .packages
         .iter()
@@ -392,7 +436,9 @@ fn scan_and_encode(
         "layers_from_cache": outcome.stats.layers_from_cache,
     });
     Ok(Built {
-        sbom,
+        spdx,
+        cyclonedx,
+        result,
         packages,
         findings: finding_rows,
         summary,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stella_service::worker::{MAX_ATTEMPTS, Worker};
+use stella_service::worker::{Worker, WorkerConfig};
 use stella_service::{EVENTS_STREAM, JOBS_STREAM, Ports, ServiceConfig};
 use stella_store::bus::DeadLetter;
 use stella_store::db::{Job, JobStatus, NewJob};
@@ -82,7 +82,7 @@ async fn jobs_complete_or_fail_into_the_dead_letter_stream_with_events() {
     ports.bus.publish(JOBS_STREAM, b"not json").await.unwrap();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(Worker::new(ports.clone(), data).run(stop_rx));
+    let worker = tokio::spawn(Worker::new(ports.clone(), data, WorkerConfig::default()).run(stop_rx));
 
     let good = wait_finished(&ports, "acme", "scan-good").await;
     assert_eq!(good.status, JobStatus::Completed, "{good:?}");
@@ -100,7 +100,7 @@ async fn jobs_complete_or_fail_into_the_dead_letter_stream_with_events() {
 
     let bad = wait_finished(&ports, "acme", "scan-bad").await;
     assert_eq!(bad.status, JobStatus::Failed, "{bad:?}");
-    assert_eq!(bad.attempts, MAX_ATTEMPTS);
+    assert_eq!(bad.attempts, WorkerConfig::default().max_attempts);
     assert!(
         bad.error.as_deref().unwrap().contains("nonexistent"),
         "{bad:?}"
