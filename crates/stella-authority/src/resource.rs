@@ -88,7 +88,13 @@ impl AuthError {
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         tracing::info!(error = self.error_code().unwrap_or("none"), reason = %self, "request refused");
-        let body = json!({"error": self.error_code(), "error_description": self.to_string()});
+        // RFC 6750 §3.1 keeps the error code out of the challenge when the request carried no
+        // credentials at all; the JSON body still names the condition, so clients and the
+        // OpenAPI schema always see a string.
+        let body = json!({
+            "error": self.error_code().unwrap_or("unauthorized"),
+            "error_description": self.to_string(),
+        });
         let mut response = (self.status(), axum::Json(body)).into_response();
         let h = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&self.challenge()) {
@@ -145,6 +151,11 @@ impl ResourceGuard {
             clock,
             public_base_url,
         }
+    }
+
+    /// This service's external origin, the one proofs name in `htu`.
+    pub fn public_base_url(&self) -> &str {
+        &self.public_base_url
     }
 
     /// Authorizes one request for `required_scope`.

@@ -58,8 +58,10 @@ pub enum TokenEndpointError {
     InvalidScope,
     #[error(transparent)]
     Dpop(#[from] DpopError),
-    #[error("internal error")]
-    Server,
+    /// The client store (the database) failed: a passing outage, answered 503 so clients
+    /// retry, as RFC 6749's `temporarily_unavailable` says.
+    #[error("the client store is unavailable; retry later")]
+    StoreUnavailable,
 }
 
 impl TokenEndpointError {
@@ -71,7 +73,7 @@ impl TokenEndpointError {
             TokenEndpointError::UnsupportedGrantType => "unsupported_grant_type",
             TokenEndpointError::InvalidScope => "invalid_scope",
             TokenEndpointError::Dpop(e) => e.error_code(),
-            TokenEndpointError::Server => "server_error",
+            TokenEndpointError::StoreUnavailable => "temporarily_unavailable",
         }
     }
 
@@ -79,7 +81,7 @@ impl TokenEndpointError {
         match self {
             TokenEndpointError::InvalidClient => StatusCode::UNAUTHORIZED,
             TokenEndpointError::Dpop(DpopError::ReplayCache(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            TokenEndpointError::Server => StatusCode::INTERNAL_SERVER_ERROR,
+            TokenEndpointError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -227,7 +229,7 @@ impl Authority {
         };
         let record = self.clients.get_client(&client_id).await.map_err(|e| {
             tracing::error!(error = %e, "client store failed");
-            TokenEndpointError::Server
+            TokenEndpointError::StoreUnavailable
         })?;
         let Some(record) = record.filter(|r| verify_secret(&secret, &r.secret_hash)) else {
             // Unknown client and wrong secret answer alike, so ids cannot be probed.

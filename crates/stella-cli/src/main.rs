@@ -11,6 +11,7 @@ mod auth_cmd;
 mod explain;
 mod feeds;
 mod progress;
+mod remote;
 mod scan;
 mod serve;
 mod version_cmd;
@@ -38,7 +39,7 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Manage the platform's OAuth clients.
     Auth(auth_cmd::AuthArgs),
-    /// Run the platform: authority, scan API and worker in one process.
+    /// Run the platform: gateway, authority, scan API and worker (all in one process, or --role).
     Serve(serve::ServeArgs),
     /// Compare versions and test version ranges the way each ecosystem's own tool does.
     Version(version_cmd::VersionArgs),

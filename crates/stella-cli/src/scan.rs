@@ -63,6 +63,14 @@ Examples:
   stella scan docker-archive:image.tar --format json
   stella scan oci:./layout:v1 --format sarif -o scan.sarif --fail-on high
   stella scan docker://alpine:3.20 --severity high,critical --ignore-unfixed
+  stella scan --server https://stella.example.com docker://alpine:3.20 --fail-on high
+
+Remote scans (--server URL): the server pulls and scans the target and matches it against its
+own advisories; the output is rendered here exactly as a local scan's, with the same filters and
+exit codes. Log in first: `stella auth login --server URL --client-id ID --client-secret-stdin`.
+Options about reading images here (--platform, --no-cache, --cache-dir, --max-layer-size,
+--insecure-registry, --cpe) are refused with --server. A failed server job exits 3 with the
+server's error; an unreachable server or refused credentials exit 3 as well.
 
 ", exit_codes_help!()))]
 pub struct ScanArgs {
@@ -111,6 +119,10 @@ pub struct ScanArgs {
     /// Print nothing but the output and errors.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Have this Stella server scan TARGET (as seen from the server) and render its result
+    /// here; log in first with `stella auth login --server URL`.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -151,6 +163,10 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
         Some(SbomFormat::Spdx) => Format::Spdx,
         None => args.format,
     };
+    let source_date_epoch = source_date_epoch()?;
+    if let Some(server) = &args.server {
+        return run_remote(&args, server, format, source_date_epoch);
+    }
     let cache = if args.no_cache {
         None
     } else {
@@ -172,15 +188,6 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     if let Some(max) = args.max_layer_size {
         limits.max_layer_bytes = max;
     }
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) if !v.is_empty() => Some(v.trim().parse::<i64>().map_err(|_| {
-            CliError::new(
-                2,
-                anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"),
-            )
-        })?),
-        _ => None,
-    };
     let opts = ScanOptions {
         platform: args.platform.clone(),
         insecure_registries: args.insecure_registries.clone(),
@@ -205,8 +212,32 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
     } else {
         find_vulnerabilities(&args, format, &outcome.inventory)?
     };
-    let bytes = render(format, &outcome, findings.as_ref())
-        .map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
+    deliver(&args, format, &outcome, findings.as_ref())
+}
+
+/// `SOURCE_DATE_EPOCH`, when set: the time written into outputs.
+fn source_date_epoch() -> Result<Option<i64>, CliError> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => Ok(Some(v.trim().parse::<i64>().map_err(|_| {
+            CliError::new(
+                2,
+                anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"),
+            )
+        })?)),
+        _ => Ok(None),
+    }
+}
+
+/// The end of every scan, local or remote: render, write, warn, apply `--fail-on`. One path,
+/// so `stella scan --server` gives the same bytes and exit codes as a local scan.
+fn deliver(
+    args: &ScanArgs,
+    format: Format,
+    outcome: &ScanOutcome,
+    findings: Option<&ScanFindings>,
+) -> Result<ExitCode, CliError> {
+    let bytes =
+        render(format, outcome, findings).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?;
     match &args.output {
         Some(path) => {
             write_atomically(path, &bytes).map_err(|e| CliError::new(exit::OUTPUT_FAILED, e))?
@@ -233,7 +264,7 @@ pub fn run(args: ScanArgs) -> Result<ExitCode, CliError> {
             eprintln!("warning: {w}");
         }
     }
-    if let (Some(threshold), Some(f)) = (args.fail_on, &findings) {
+    if let (Some(threshold), Some(f)) = (args.fail_on, findings) {
         let failing = f
             .findings
             .iter()
@@ -281,11 +312,202 @@ fn find_vulnerabilities(
     };
     let opts = stella_match::MatchOptions { cpe: args.cpe };
     let mut found = stella_match::match_inventory(&index, inv, &opts);
+    apply_filters(args, &mut found);
+    Ok(Some(found))
+}
+
+/// `--severity` and `--ignore-unfixed`: applied on this side for remote scans too, since the
+/// server's result holds every finding.
+fn apply_filters(args: &ScanArgs, found: &mut ScanFindings) {
     found.findings.retain(|f| {
         (args.severity.is_empty() || args.severity.contains(&f.severity))
             && !(args.ignore_unfixed && f.fix_state != FixState::Fixed)
     });
-    Ok(Some(found))
+}
+
+/// Options that steer how this machine reads an image. A server scans with its own settings,
+/// so combined with `--server` they are refused rather than silently ignored. Options that
+/// also come from the environment count only when given on the command line (the variable of
+/// a user's shell profile must not break every remote scan).
+fn refuse_local_only_options(args: &ScanArgs) -> Result<(), CliError> {
+    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let explicit_cache_dir = args
+        .cache_dir
+        .as_ref()
+        .is_some_and(|d| from_env("STELLA_CACHE_DIR").is_none_or(|e| Path::new(&e) != d));
+    let explicit_max_layer = args.max_layer_size.is_some_and(|n| {
+        from_env("STELLA_MAX_LAYER_SIZE").and_then(|e| parse_size(&e.to_string_lossy()).ok())
+            != Some(n)
+    });
+    let refused = [
+        (args.no_cache, "--no-cache"),
+        (explicit_cache_dir, "--cache-dir"),
+        (explicit_max_layer, "--max-layer-size"),
+        (args.platform != Platform::default(), "--platform"),
+        (!args.insecure_registries.is_empty(), "--insecure-registry"),
+        (args.cpe, "--cpe"),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, flag)) => Err(CliError::new(
+            2,
+            anyhow::anyhow!(
+                "{flag} cannot be combined with --server: the server reads the image with its own settings"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `stella scan --server URL TARGET`: the server scans and matches; this side polls, fetches
+/// the scan result (inventory and unfiltered findings) and renders it through [`deliver`], as a
+/// local scan does.
+fn run_remote(
+    args: &ScanArgs,
+    server: &str,
+    format: Format,
+    source_date_epoch: Option<i64>,
+) -> Result<ExitCode, CliError> {
+    use crate::remote::{CredentialStore, RemoteClient, server_origin};
+    refuse_local_only_options(args)?;
+    let usage = |e: anyhow::Error| CliError::new(2, e);
+    let failed = |e: anyhow::Error| CliError::new(exit::BAD_INPUT, e);
+    let origin = server_origin(server).map_err(usage)?;
+    let login = CredentialStore::resolve()
+        .and_then(|s| s.get(&origin))
+        .map_err(usage)?
+        .ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "not logged in to {origin}: run `stella auth login --server {origin}` first"
+            ))
+        })?;
+    let mut client = RemoteClient::from_login(&login).map_err(usage)?;
+    let sbom_format = match format {
+        Format::Spdx => Some("spdx"),
+        Format::Cyclonedx => Some("cyclonedx"),
+        _ => None,
+    };
+    let idempotency_key = uuid::Uuid::new_v4().to_string();
+    let job_id = client
+        .submit_scan(&args.target, sbom_format, &idempotency_key)
+        .map_err(failed)?;
+    let progress = JobProgress::new(&job_id, &origin, args.quiet);
+    let state = client.wait_for(&job_id, &mut |s| progress.status(s));
+    progress.finish();
+    let state = state.map_err(failed)?;
+    if state.status == "failed" {
+        return Err(failed(anyhow::anyhow!(
+            "{}: scan {job_id} failed on {origin} after {} attempt(s): {}",
+            args.target,
+            state.attempts,
+            state.error.as_deref().unwrap_or("no error message")
+        )));
+    }
+    let result = client.scan_result(&job_id).map_err(failed)?;
+    // The server has no SOURCE_DATE_EPOCH of ours: apply it here, first as a local scan does.
+    let timestamp = match source_date_epoch {
+        Some(s) => rfc3339_seconds(s).unwrap_or(result.timestamp),
+        None => result.timestamp,
+    };
+    let outcome = ScanOutcome {
+        inventory: result.inventory,
+        stats: Default::default(),
+        timestamp,
+    };
+    let findings = if args.no_vulns || format == Format::Spdx {
+        None
+    } else {
+        let required = args.fail_on.is_some() || format == Format::Sarif;
+        match result.findings {
+            Some(mut f) => {
+                apply_filters(args, &mut f);
+                Some(f)
+            }
+            None if required => {
+                return Err(failed(anyhow::anyhow!(
+                    "{origin} has no advisories synced, so --fail-on / --format sarif cannot be answered"
+                )));
+            }
+            None => {
+                if !args.quiet {
+                    eprintln!(
+                        "warning: {origin} has no advisories synced: reporting packages only"
+                    );
+                }
+                None
+            }
+        }
+    };
+    deliver(args, format, &outcome, findings.as_ref())
+}
+
+/// `SOURCE_DATE_EPOCH` written the way the scanner writes output times: RFC 3339, UTC, whole
+/// seconds.
+fn rfc3339_seconds(epoch: i64) -> Option<String> {
+    let t = time::OffsetDateTime::from_unix_timestamp(epoch).ok()?;
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
+}
+
+/// Progress of a remote job on stderr. On a terminal: a spinner with the status and the time
+/// since submission, and one line kept per status change. Elsewhere (CI logs): only the status
+/// changes, one line each. Nothing with `-q`.
+struct JobProgress {
+    bar: Option<indicatif::ProgressBar>,
+    plain: bool,
+    job_id: String,
+    started: std::time::Instant,
+}
+
+impl JobProgress {
+    fn new(job_id: &str, origin: &str, quiet: bool) -> JobProgress {
+        use std::io::IsTerminal;
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (!quiet && terminal).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.set_message(format!("{job_id} on {origin}: submitted"));
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        JobProgress {
+            bar,
+            plain: !quiet && !terminal,
+            job_id: job_id.to_owned(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn status(&self, s: &crate::remote::JobState) {
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let retry = if s.attempts > 1 {
+            format!(", attempt {}", s.attempts)
+        } else {
+            String::new()
+        };
+        let line = format!("{}: {} ({elapsed:.1}s{retry})", self.job_id, s.status);
+        if let Some(bar) = &self.bar {
+            bar.println(&line);
+            bar.set_message(format!("{}: {}", self.job_id, s.status));
+        } else if self.plain {
+            eprintln!("{line}");
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 fn render(

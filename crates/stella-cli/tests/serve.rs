@@ -4,9 +4,9 @@
 mod serve_support;
 
 use serde_json::{Value, json};
-use serve_support::{Client, create_client, start_server, write_rootfs};
+use serve_support::{Client, create_client, names_of, start_server, write_rootfs};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Every event on `scanner:events` of the embedded bus (read with a group of its own).
 fn completed_events(data: &Path) -> Vec<Value> {
@@ -73,19 +73,7 @@ fn serve_runs_a_scan_end_to_end_and_keeps_it_across_a_restart() {
     assert_eq!(again.status, 202, "{}", again.text);
     assert_eq!(again.json()["job_id"], job_id.as_str());
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let job = loop {
-        let r = a.get(&format!("/api/v1/scans/{job_id}"));
-        assert_eq!(r.status, 200, "{}", r.text);
-        let job = r.json();
-        match job["status"].as_str().unwrap() {
-            "completed" => break job,
-            "failed" => panic!("scan failed: {job}"),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "scan did not complete: {job}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let job = a.wait_completed(&job_id, Duration::from_secs(60), Duration::from_millis(200));
     assert_eq!(job["summary"]["packages"], 2, "{job}");
     assert!(job["finished_at"].is_string(), "{job}");
 
@@ -97,12 +85,7 @@ fn serve_runs_a_scan_end_to_end_and_keeps_it_across_a_restart() {
     );
     let doc = sbom.json();
     assert_eq!(doc["spdxVersion"], "SPDX-2.3");
-    let names: Vec<&str> = doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
+    let names: Vec<&str> = names_of(&doc["packages"]).collect();
     assert!(
         names.contains(&"zlib1g") && names.contains(&"libc6"),
         "{names:?}"
@@ -162,4 +145,28 @@ fn serve_runs_a_scan_end_to_end_and_keeps_it_across_a_restart() {
     let sbom = a.get(&format!("/api/v1/scans/{job_id}/sbom"));
     assert_eq!(sbom.status, 200, "{}", sbom.text);
     assert_eq!(sbom.json()["spdxVersion"], "SPDX-2.3");
+}
+
+/// Without `--allow-local-targets` the API takes registry images only: a transport-prefixed
+/// path and a bare path (which the worker would read as a path on the server) are refused
+/// before any job exists.
+#[test]
+fn serve_refuses_local_paths_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let rootfs = tmp.path().join("rootfs");
+    write_rootfs(&rootfs);
+    let server = serve_support::start_server_with(&data, false, &[], &[]);
+    let (id, secret) = create_client(&data, &[], "acme");
+    let mut client = Client::login(&server.base, &id, &secret);
+    for image in [
+        format!("dir:{}", rootfs.display()),
+        rootfs.display().to_string(),
+        "oci-archive:/etc/passwd".to_owned(),
+    ] {
+        let r = client.post_scan(&json!({"image": image}), None);
+        assert_eq!(r.status, 400, "{image}: {}", r.text);
+    }
+    let listed = client.get("/api/v1/scans");
+    assert_eq!(listed.json()["items"], json!([]), "no job was created");
 }

@@ -4,32 +4,10 @@
 
 mod common;
 
-use common::{run, test_images, validate_sbom};
+use common::{run, shared_data, test_images, validate_sbom, write_osv_zip};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
-use std::path::{Path, PathBuf};
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(rel)
-}
-
-fn write_all_zip(path: &Path, ndjson_zst: &str) {
-    let f = std::fs::File::open(shared(ndjson_zst)).unwrap();
-    let r = std::io::BufReader::new(zstd::Decoder::new(f).unwrap());
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default();
-    for line in r.lines() {
-        let rec = serde_json::from_str::<Value>(&line.unwrap()).unwrap()["record"].clone();
-        z.start_file(format!("{}.json", rec["id"].as_str().unwrap()), opts)
-            .unwrap();
-        z.write_all(&serde_json::to_vec(&rec).unwrap()).unwrap();
-    }
-    z.finish().unwrap();
-}
+use std::path::Path;
 
 /// A data directory with the PyPI, Go and RustSec OSV databases imported.
 fn osv_store() -> tempfile::TempDir {
@@ -41,7 +19,7 @@ fn osv_store() -> tempfile::TempDir {
         ("crates.io", "osv-rustsec/osv.ndjson.zst"),
     ] {
         let zip = zips.path().join(eco).join("all.zip");
-        write_all_zip(&zip, src);
+        write_osv_zip(&zip, src);
         let out = run(
             data.path(),
             &["feeds", "import", "osv", zip.to_str().unwrap()],
@@ -307,7 +285,7 @@ fn sarif_and_cyclonedx_findings_validate_against_the_official_schemas() {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json"),
         &report,
     );
-    let schema = shared("schemas-sarif/sarif-2.1/schema/sarif-schema-2.1.0.json");
+    let schema = shared_data("schemas-sarif/sarif-2.1/schema/sarif-schema-2.1.0.json");
     common::check_jsonschema(&schema, &sarif);
     let s: Value = serde_json::from_slice(&std::fs::read(&sarif).unwrap()).unwrap();
     assert!(!s["runs"][0]["results"].as_array().unwrap().is_empty());

@@ -7,7 +7,7 @@
 //! root, because such an entry means the layer is corrupt or malicious.
 
 use serde::{Deserialize, Serialize};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 
 /// Limits that stop hostile layers (decompression bombs, giant files) early.
 #[derive(Debug, Clone, Copy)]
@@ -218,9 +218,21 @@ pub fn walk_layer(
     on_file: &mut dyn FnMut(&str, Vec<u8>),
 ) -> Result<LayerWalk, LayerError> {
     let walk = {
-        let mut buffered = BufReader::with_capacity(256 * 1024, &mut *raw);
-        let head = buffered.fill_buf().map_err(LayerError::from_io)?;
-        let compression = sniff_compression(head);
+        // Sniff from the first 4 bytes, read until there or the end: a slow stream (a registry
+        // over a poor link) can hand out a byte at a time, and one byte cannot tell gzip from tar.
+        let mut head = [0u8; 4];
+        let mut got = 0;
+        while got < head.len() {
+            match raw.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(LayerError::from_io(e)),
+            }
+        }
+        let compression = sniff_compression(&head[..got]);
+        let mut buffered =
+            BufReader::with_capacity(256 * 1024, io::Cursor::new(&head[..got]).chain(&mut *raw));
         let decoded: Box<dyn Read + '_> = match compression {
             Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(&mut buffered)),
             Compression::Zstd => Box::new(

@@ -44,21 +44,38 @@ impl FromRef<ApiState> for Arc<ResourceGuard> {
     }
 }
 
-/// The whole app: the authority's routes and the scan API, with body limits and request ids.
+/// The whole app of one process serving both the authority and the scan API: the two route
+/// sets under [`finish`].
 pub fn router(authority: Arc<Authority>, state: ApiState) -> Router {
-    let api = Router::new()
+    finish(authority.router().merge(scan_routes(state)))
+}
+
+/// The scanner web service's routes (`/api/v1/scans…`, and `/openapi.json` describing every
+/// route of the service), without layers.
+pub fn scan_routes(state: ApiState) -> Router {
+    // The document names the origin clients use, the one DPoP proofs name in `htu`.
+    let docs = crate::openapi::router(state.guard.public_base_url());
+    Router::new()
         .route("/api/v1/scans", get(list_scans).post(create_scan))
         .route("/api/v1/scans/{id}", get(get_scan))
         .route("/api/v1/scans/{id}/sbom", get(get_sbom))
         .route("/api/v1/scans/{id}/findings", get(get_findings))
         .route("/api/v1/scans/{id}/result", get(get_result))
-        .with_state(state);
-    authority
-        .router()
-        .merge(api)
+        .with_state(state)
+        .merge(docs)
+}
+
+/// A role's app when it listens on its own: [`behind_gateway`] plus request ids.
+pub fn finish(routes: Router) -> Router {
+    behind_gateway(routes).layer(middleware::from_fn(request_id))
+}
+
+/// A role's routes as the in-process gateway calls them: a JSON 404 for unknown routes and the
+/// body limit (413). Request ids are the gateway's job there, so each request logs one line.
+pub fn behind_gateway(routes: Router) -> Router {
+    routes
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(request_id))
 }
 
 /// Gives every request an id (the client's `x-request-id` when it is sane, else a new one),
@@ -95,7 +112,8 @@ pub(crate) async fn request_id(mut req: Request, next: Next) -> Response {
     response
 }
 
-/// An API error: `{"error": code, "message": text}` with its status.
+/// An API error: `{"error": code, "error_description": text}` with its status, the same shape
+/// as the authority's and the gateway's errors, so a client parses one error object.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -132,7 +150,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            axum::Json(json!({"error": self.code, "message": self.message})),
+            axum::Json(json!({"error": self.code, "error_description": self.message})),
         )
             .into_response()
     }
@@ -176,10 +194,16 @@ async fn create_scan(
             "image must be a non-empty reference of at most 2048 characters",
         ));
     }
-    if !state.allow_local_targets && LOCAL_TRANSPORTS.iter().any(|t| image.starts_with(t)) {
-        return Err(ApiError::bad_request(
-            "local targets (dir:, oci:, archives) are disabled on this server",
-        ));
+    // Without --allow-local-targets only registry images may be scanned. Anything but
+    // `docker://` would reach the worker's target parser, which reads a bare string as a path
+    // on the server (`/etc`, `./data`): an allow-list, not a deny-list of transports.
+    if !state.allow_local_targets && !image.starts_with("docker://") {
+        let message = if LOCAL_TRANSPORTS.iter().any(|t| image.starts_with(t)) {
+            "local targets (dir:, oci:, archives) are disabled on this server".to_owned()
+        } else {
+            format!("image {image:?}: this server scans registry images only; write docker://REF")
+        };
+        return Err(ApiError::bad_request(message));
     }
     let sbom_format = match req.sbom_format.as_deref().unwrap_or("cyclonedx") {
         f @ ("spdx" | "cyclonedx") => f.to_owned(),

@@ -55,8 +55,49 @@ pub fn load_or_create_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     }
     let key = SigningKey::generate();
     let pem = key.to_pem().context("encoding the signing key")?;
+    if create_private_file(path, pem.as_bytes())? {
+        tracing::info!(path = %path.display(), kid = key.kid(), "generated the issuer key");
+        return Ok(key);
+    }
+    // Lost the race: use the key the other process wrote.
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    SigningKey::from_pem(&pem).with_context(|| format!("{}: not a signing key", path.display()))
+}
+
+/// The HMAC key of DPoP nonces (64 hex digits): read from `path`, or generated there (mode 0600)
+/// on first start. Every authority and scanner-web instance must read the same file, so that a
+/// nonce one instance issued is accepted by the next.
+pub fn load_or_create_nonce_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let parse = |text: &str| -> anyhow::Result<[u8; 32]> {
+        let bytes = hex::decode(text.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .with_context(|| format!("{}: expected 64 hex digits (32 bytes)", path.display()))?;
+        Ok(bytes.try_into().expect("32 bytes"))
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => return parse(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("operating system RNG: {e}"))?;
+    if create_private_file(path, format!("{}\n", hex::encode(key)).as_bytes())? {
+        tracing::info!(path = %path.display(), "generated the DPoP nonce key");
+        return Ok(key);
+    }
+    parse(&std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+}
+
+/// Writes `bytes` to a new file at `path` with mode 0600; `false` when the file already exists
+/// (`create_new`: two processes starting at once must not overwrite each other's secret).
+fn create_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
     let mut options = std::fs::OpenOptions::new();
-    // create_new: two processes starting at once must not overwrite each other's key.
     options.write(true).create_new(true);
     #[cfg(unix)]
     {
@@ -65,19 +106,12 @@ pub fn load_or_create_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
     }
     match options.open(path) {
         Ok(mut file) => {
-            file.write_all(pem.as_bytes())
+            file.write_all(bytes)
                 .and_then(|_| file.sync_all())
                 .with_context(|| format!("writing {}", path.display()))?;
-            tracing::info!(path = %path.display(), kid = key.kid(), "generated the issuer key");
-            Ok(key)
+            Ok(true)
         }
-        // Lost the race: use the key the other process wrote.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let pem = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            SigningKey::from_pem(&pem)
-                .with_context(|| format!("{}: not a signing key", path.display()))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }
 }
@@ -100,6 +134,18 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nonce_key_is_shared_through_its_file_and_bad_files_are_named() {
+        let dir = std::env::temp_dir().join(format!("stella-nonce-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("dpop-nonce.key");
+        let first = load_or_create_nonce_key(&path).unwrap();
+        assert_eq!(first, load_or_create_nonce_key(&path).unwrap());
+        std::fs::write(&path, "not hex").unwrap();
+        let e = format!("{:#}", load_or_create_nonce_key(&path).unwrap_err());
+        assert!(e.contains("dpop-nonce.key") && e.contains("64 hex"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

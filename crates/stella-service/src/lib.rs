@@ -1,6 +1,8 @@
-//! `stella-service`: Stella as a service, every role in one process (what `stella serve` runs).
+//! `stella-service`: Stella as a service (what `stella serve` runs): every role in one process by
+//! default, or each in its own process with `--config stella.toml --role …` ([`config`],
+//! [`roles`]); the [`gateway`] is the public entry point in front of the others.
 //!
-//! It holds three roles over the three ports of `stella-store` (Db, Blobs, Bus):
+//! Its roles work over the three ports of `stella-store` (Db, Blobs, Bus):
 //! - the **authority** (`/token`, `/jwks`, `/.well-known/openid-configuration`) from
 //!   `stella-authority`, its clients read from the Db ([`DbClientStore`]) and its signing key
 //!   kept as PEM in the data directory ([`load_or_create_signing_key`]);
@@ -21,20 +23,22 @@
 
 pub mod api;
 pub mod authority;
+pub mod config;
+pub mod gateway;
+pub mod openapi;
+pub mod roles;
 pub mod worker;
 
-pub use authority::{DbClientStore, load_or_create_signing_key};
+pub use authority::{DbClientStore, load_or_create_nonce_key, load_or_create_signing_key};
+pub use config::{Role, StellaConfig};
+pub use roles::run_roles;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use stella_authority::{
-    Authority, AuthorityConfig, DpopConfig, DpopVerifier, MemoryReplayCache, SystemClock,
-};
 use stella_store::blobs::Blobs;
 use stella_store::bus::Bus;
 use stella_store::db::Db;
-use tokio::sync::watch;
 
 /// The stream the web service enqueues on and the worker claims from.
 pub const JOBS_STREAM: &str = "scanner:jobs";
@@ -108,62 +112,25 @@ impl Ports {
             config.blobs_region.as_deref(),
         )
         .context("opening the blob store")?;
-        let bus = stella_store::bus::open_bus(&config.queue_url, &config.data_dir)
-            .await
-            .context("opening the bus")?;
+        let bus = stella_store::bus::open_bus(
+            &nats_ack_wait_follows_lease(&config.queue_url, config.worker.lease),
+            &config.data_dir,
+        )
+        .await
+        .context("opening the bus")?;
         Ok(Ports { db, blobs, bus })
     }
 }
 
-/// Runs every role on `listener` until `shutdown` resolves, then stops taking requests, lets
-/// the worker finish (or abandon to its lease) the job in hand, and returns.
-pub async fn run(
-    config: ServiceConfig,
-    listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let ports = Ports::open(&config).await?;
-    let key = load_or_create_signing_key(&config.data_dir.join("authority-key.pem"))?;
-    let clock = Arc::new(SystemClock);
-    let dpop = DpopVerifier::new(
-        DpopConfig::default(),
-        Arc::new(MemoryReplayCache::new(clock.clone())),
-        clock.clone(),
-    );
-    let authority = Arc::new(Authority::new(
-        AuthorityConfig::new(config.public_url.clone(), AUDIENCE),
-        key,
-        Arc::new(DbClientStore::new(ports.db.clone())),
-        dpop,
-        clock,
-    ));
-    let guard = Arc::new(authority.resource_guard(config.public_url.clone()));
-    let app = api::router(
-        authority,
-        api::ApiState {
-            guard,
-            ports: ports.clone(),
-            allow_local_targets: config.allow_local_targets,
-        },
-    );
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = worker::Worker::new(ports, config.data_dir.clone(), config.worker.clone());
-    let worker_task = tokio::spawn(worker.run(stop_rx));
-
-    tracing::info!(listen = %listener.local_addr()?, "stella service started");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            let _ = stop_tx.send(true);
-        })
-        .await?;
-    match worker_task.await {
-        Ok(result) => result?,
-        Err(e) => tracing::error!(error = %e, "worker task ended abnormally"),
+/// A `nats://` queue URL with `ack_wait_ms` set to the worker lease unless the URL sets it:
+/// JetStream redelivers an unacknowledged message after `ack_wait`, and a redelivery before
+/// the lease has run out would only meet a job another worker holds.
+fn nats_ack_wait_follows_lease(url: &str, lease: std::time::Duration) -> String {
+    if !url.starts_with("nats://") || url.contains("ack_wait_ms=") {
+        return url.to_owned();
     }
-    Ok(())
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}ack_wait_ms={}", lease.as_millis())
 }
 
 /// Resolves on SIGINT or SIGTERM.
@@ -185,5 +152,31 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nats_ack_wait_follows_lease;
+    use std::time::Duration;
+
+    #[test]
+    fn nats_ack_wait_follows_the_lease_unless_the_url_sets_it() {
+        let lease = Duration::from_secs(60);
+        assert_eq!(
+            nats_ack_wait_follows_lease("nats://127.0.0.1:4222", lease),
+            "nats://127.0.0.1:4222?ack_wait_ms=60000"
+        );
+        assert_eq!(
+            nats_ack_wait_follows_lease("nats://h:4222?max_deliver=5", lease),
+            "nats://h:4222?max_deliver=5&ack_wait_ms=60000"
+        );
+        for kept in [
+            "nats://h:4222?ack_wait_ms=500",
+            "redis://h:6379/0",
+            "memory",
+        ] {
+            assert_eq!(nats_ack_wait_follows_lease(kept, lease), kept);
+        }
     }
 }

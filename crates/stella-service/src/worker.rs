@@ -4,6 +4,13 @@
 //! dead-lettered), so a worker that dies mid-scan leaves the message pending; another worker
 //! (or this one after a restart) takes it over with `reclaim_idle` once the lease has run out,
 //! and the Db's lease check keeps two workers from running the same job at once.
+//!
+//! The Db is the truth, the bus only a hint: a sweeper publishes again every job the Db still
+//! has `queued` after [`WorkerConfig::stale_after`] (or `running` under a lease that long
+//! expired), so an acknowledged job runs even when the broker lost its message (a Redis restart
+//! without persistence, a publish that failed after the insert). Duplicate messages are
+//! harmless: the Db's conditional updates let one worker complete a job, and a job's event goes
+//! out once, recorded with [`Db::mark_event_published`](stella_store::db::Db).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +44,11 @@ pub struct WorkerConfig {
     pub reclaim_every: Duration,
     /// Attempts (across deliveries and restarts, counted in the Db) before a job is given up.
     pub max_attempts: i32,
+    /// How often the Db is swept for jobs the bus may have lost.
+    pub sweep_every: Duration,
+    /// How long a job may stay `queued` (or `running` past its lease) before the sweeper
+    /// publishes it again. Longer than a normal wait in the queue keeps duplicates rare.
+    pub stale_after: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -53,6 +65,8 @@ impl WorkerConfig {
             heartbeat_every: (lease / 3).max(Duration::from_millis(200)),
             reclaim_every: (lease / 2).max(Duration::from_millis(500)),
             max_attempts: 3,
+            sweep_every: lease.max(Duration::from_secs(1)),
+            stale_after: (lease * 2).max(Duration::from_secs(2)),
         }
     }
 }
@@ -69,7 +83,13 @@ pub struct Worker {
     config: WorkerConfig,
     /// Unique per process: the bus consumer name and the Db lease holder.
     name: String,
+    /// The advisory index of the last snapshot matched against, kept across jobs: loading it
+    /// reads every live record (0.8 s on a full store), and it only changes with a sync.
+    index: IndexCache,
 }
+
+/// The last loaded advisory index, replaced when the store's current snapshot changes.
+type IndexCache = Arc<std::sync::Mutex<Option<Arc<stella_match::AdvisoryIndex>>>>;
 
 impl Worker {
     pub fn new(ports: Ports, data_dir: PathBuf, config: WorkerConfig) -> Self {
@@ -78,6 +98,7 @@ impl Worker {
             data_dir,
             config,
             name: format!("worker-{}", uuid::Uuid::new_v4().simple()),
+            index: IndexCache::default(),
         }
     }
 
@@ -102,7 +123,15 @@ impl Worker {
         // At start, anything left pending by a dead worker (this process before a restart) is
         // taken over as soon as its lease can have run out.
         let mut last_reclaim: Option<tokio::time::Instant> = None;
+        let mut last_sweep = tokio::time::Instant::now();
         while !*stop.borrow() {
+            if last_sweep.elapsed() >= self.config.sweep_every {
+                last_sweep = tokio::time::Instant::now();
+                // A failed sweep (Db or bus down) is retried at the next one.
+                if let Err(e) = self.sweep().await {
+                    tracing::warn!(error = %e, "sweeping stale jobs failed");
+                }
+            }
             let due = last_reclaim.is_none_or(|t| t.elapsed() >= self.config.reclaim_every);
             let result = if due {
                 last_reclaim = Some(tokio::time::Instant::now());
@@ -142,6 +171,21 @@ impl Worker {
         Ok(())
     }
 
+    /// Publishes again the jobs the Db says are waiting for longer than they should.
+    async fn sweep(&self) -> anyhow::Result<()> {
+        let before = OffsetDateTime::now_utc() - self.config.stale_after;
+        let stale = self.ports.db.list_stale_jobs(before, 100).await?;
+        for job in &stale {
+            let message = json!({"job_id": job.id, "tenant": job.tenant});
+            self.ports
+                .bus
+                .publish(JOBS_STREAM, message.to_string().as_bytes())
+                .await?;
+            tracing::info!(job_id = %job.id, status = job.status.as_str(), "stale job published again");
+        }
+        Ok(())
+    }
+
     async fn handle(&self, delivery: &Delivery) -> anyhow::Result<()> {
         let bus = &self.ports.bus;
         let db = &self.ports.db;
@@ -164,10 +208,13 @@ impl Worker {
             return Ok(());
         };
         match job.status {
-            // Finished by an earlier delivery whose ack was lost: publish its event again
-            // (consumers dedupe on the idempotency key) and drop the message.
+            // Finished by an earlier delivery (whose worker died before the ack, or a duplicate
+            // from the sweeper): publish its event only if that never happened, and drop the
+            // message.
             JobStatus::Completed | JobStatus::Failed => {
-                self.publish_event(&job).await?;
+                if !job.event_published {
+                    self.publish_event_once(&job).await?;
+                }
                 bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
                 return Ok(());
             }
@@ -195,24 +242,33 @@ impl Worker {
             }
             attempts += 1;
             tracing::info!(job_id = %job.id, tenant = %job.tenant, attempt = attempts, "scan started");
-            let heartbeat = self.spawn_heartbeat(&job);
-            let result = self.execute(&job).await;
+            let heartbeat = self.spawn_heartbeat(&job, delivery);
+            let scanned = self.scan(&job).await;
+            let finished = match &scanned {
+                Ok(built) => Some(self.store_and_complete(&job, built).await),
+                Err(_) => None,
+            };
             heartbeat.abort();
-            match result {
-                Ok(summary) => {
-                    if db
-                        .complete_job(&job.tenant, &job.id, &self.name, &summary)
-                        .await?
-                    {
+            match (scanned, finished) {
+                (Ok(_), Some(Ok(completed))) => {
+                    // The event goes out before the ack: a worker dying in between leaves the
+                    // message pending, and its next delivery publishes what is still missing.
+                    // When complete_job says no, another worker took the job over (this one
+                    // lost its lease) and that worker publishes.
+                    if completed {
                         tracing::info!(job_id = %job.id, "scan completed");
+                        if let Some(done) = db.get_job(&job.tenant, &job.id).await? {
+                            self.publish_event_once(&done).await?;
+                        }
                     }
                     bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
-                    if let Some(done) = db.get_job(&job.tenant, &job.id).await? {
-                        self.publish_event(&done).await?;
-                    }
                     return Ok(());
                 }
-                Err(e) => {
+                // The scan worked but the Db or the blob store stayed down: not the job's
+                // fault, so not a failed attempt. Left unacked, it is reclaimed after the lease.
+                (Ok(_), Some(Err(e))) => return Err(e),
+                (Ok(_), None) => unreachable!("a successful scan is always stored"),
+                (Err(e), _) => {
                     let error = format!("{e:#}");
                     tracing::warn!(job_id = %job.id, attempt = attempts, error = %error, "scan failed");
                     if attempts >= self.config.max_attempts {
@@ -235,20 +291,27 @@ impl Worker {
     ) -> anyhow::Result<()> {
         let db = &self.ports.db;
         db.fail_job(&job.tenant, &job.id, error, attempts).await?;
+        // As for completions: the event before the message leaves the stream.
+        if let Some(failed) = db.get_job(&job.tenant, &job.id).await?
+            && !failed.event_published
+        {
+            self.publish_event_once(&failed).await?;
+        }
         self.ports
             .bus
             .dead_letter(JOBS_STREAM, WORKERS_GROUP, delivery, error)
             .await?;
-        if let Some(failed) = db.get_job(&job.tenant, &job.id).await? {
-            self.publish_event(&failed).await?;
-        }
         tracing::warn!(job_id = %job.id, attempts, "job dead-lettered");
         Ok(())
     }
 
-    fn spawn_heartbeat(&self, job: &Job) -> tokio::task::JoinHandle<()> {
-        let db = self.ports.db.clone();
+    /// Renews the job's Db lease and keeps its delivery alive on the bus every
+    /// `heartbeat_every`, so neither another worker (through the Db) nor the bus (through
+    /// redelivery or reclaim) hands a long scan to a second worker while this one lives.
+    fn spawn_heartbeat(&self, job: &Job, delivery: &Delivery) -> tokio::task::JoinHandle<()> {
+        let (db, bus) = (self.ports.db.clone(), self.ports.bus.clone());
         let (tenant, id, worker) = (job.tenant.clone(), job.id.clone(), self.name.clone());
+        let delivery = delivery.clone();
         let (every, lease) = (self.config.heartbeat_every, self.config.lease);
         tokio::spawn(async move {
             loop {
@@ -262,29 +325,69 @@ impl Worker {
                     }
                     Err(e) => tracing::warn!(job_id = %id, error = %e, "heartbeat failed"),
                 }
+                if let Err(e) = bus
+                    .keep_alive(JOBS_STREAM, WORKERS_GROUP, &worker, &delivery)
+                    .await
+                {
+                    tracing::warn!(job_id = %id, error = %e, "bus keep-alive failed");
+                }
             }
         })
     }
 
-    /// Runs the scan pipeline and stores its artifacts; returns the job summary.
-    ///
-    /// Artifacts, under `artifacts/{job}/`: `sbom.spdx.json` and `sbom.cdx.json` (both
-    /// formats, so `GET …/sbom?format=` answers either), and `result.json`, the scan result
-    /// (`stella.scan-result/v1`: timestamp, inventory, findings) from which `stella scan
-    /// --server` renders every output exactly as a local scan would.
-    async fn execute(&self, job: &Job) -> anyhow::Result<Value> {
+    /// Runs the scan pipeline: a failure here is the job's (a missing image, a corrupt
+    /// layer) and counts as an attempt.
+    async fn scan(&self, job: &Job) -> anyhow::Result<Built> {
         let target = job.image.clone();
         let data_dir = self.data_dir.clone();
-        let built = tokio::task::spawn_blocking(move || scan_and_encode(&target, &data_dir))
-            .await??;
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || scan_and_encode(&target, &data_dir, &index)).await?
+    }
+
+    /// Stores the scan's artifacts and completes the job, retrying with backoff while a
+    /// backend is down (a PostgreSQL or S3 restart must not fail good jobs), for up to ten
+    /// leases. `true` when this call completed the job; `false` when another worker holds it.
+    async fn store_and_complete(&self, job: &Job, built: &Built) -> anyhow::Result<bool> {
+        let budget = (self.config.lease * 10).max(Duration::from_secs(30));
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let result = async {
+                self.store(job, built).await?;
+                let done = self
+                    .ports
+                    .db
+                    .complete_job(&job.tenant, &job.id, &self.name, &built.summary)
+                    .await?;
+                anyhow::Ok(done)
+            }
+            .await;
+            match result {
+                Ok(done) => return Ok(done),
+                Err(e) if started.elapsed() < budget => {
+                    tracing::warn!(job_id = %job.id, error = %format!("{e:#}"), "storing the scan failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Stores a scan's artifacts, under `artifacts/{job}/`: `sbom.spdx.json` and
+    /// `sbom.cdx.json` (both formats, so `GET …/sbom?format=` answers either), and
+    /// `result.json`, the scan result (`stella.scan-result/v1`: timestamp, inventory, findings)
+    /// from which `stella scan --server` renders every output exactly as a local scan would.
+    /// Every write replaces: storing twice is harmless.
+    async fn store(&self, job: &Job, built: &Built) -> anyhow::Result<()> {
         let ports = &self.ports;
         for (format, ext, bytes) in [
-            ("spdx", "spdx.json", built.spdx),
-            ("cyclonedx", "cdx.json", built.cyclonedx),
+            ("spdx", "spdx.json", &built.spdx),
+            ("cyclonedx", "cdx.json", &built.cyclonedx),
         ] {
             let key = format!("artifacts/{}/sbom.{ext}", job.id);
-            let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
-            ports.blobs.put(&key, Bytes::from(bytes)).await?;
+            let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+            ports.blobs.put(&key, bytes.clone()).await?;
             ports
                 .db
                 .put_sbom_document(&job.tenant, &job.id, format, &key, &digest)
@@ -292,7 +395,7 @@ impl Worker {
         }
         ports
             .blobs
-            .put(&result_key(&job.id), Bytes::from(built.result))
+            .put(&result_key(&job.id), built.result.clone())
             .await?;
         ports
             .db
@@ -302,7 +405,19 @@ impl Worker {
             .db
             .put_findings(&job.tenant, &job.id, &built.findings)
             .await?;
-        Ok(built.summary)
+        Ok(())
+    }
+
+    /// Publishes the finished job's event and records that it did. Only a worker dying between
+    /// the two (or the Db failing the record) leads to a second copy later; consumers drop it
+    /// by its idempotency key, the job id.
+    async fn publish_event_once(&self, job: &Job) -> anyhow::Result<()> {
+        self.publish_event(job).await?;
+        self.ports
+            .db
+            .mark_event_published(&job.tenant, &job.id)
+            .await?;
+        Ok(())
     }
 
     /// Publishes `scan.completed` or `scan.failed` for a finished job.
@@ -358,16 +473,20 @@ pub fn result_key(job_id: &str) -> String {
 pub const RESULT_SCHEMA: &str = "stella.scan-result/v1";
 
 struct Built {
-    spdx: Vec<u8>,
-    cyclonedx: Vec<u8>,
-    result: Vec<u8>,
+    spdx: Bytes,
+    cyclonedx: Bytes,
+    result: Bytes,
     packages: Vec<PackageRow>,
     findings: Vec<FindingRow>,
     summary: Value,
 }
 
 /// The blocking part of a job: the same pipeline as `stella scan`.
-fn scan_and_encode(target: &str, data_dir: &std::path::Path) -> anyhow::Result<Built> {
+fn scan_and_encode(
+    target: &str,
+    data_dir: &std::path::Path,
+    index: &IndexCache,
+) -> anyhow::Result<Built> {
     let cache =
         stella_store::LayerCache::open(&stella_store::DataDir::at(data_dir).layer_cache_dir())
             .map(Arc::new)
@@ -379,7 +498,7 @@ fn scan_and_encode(target: &str, data_dir: &std::path::Path) -> anyhow::Result<B
     };
     let outcome = stella_scanner::scan(target, &opts, &stella_scanner::NoProgress)?;
     let inv = &outcome.inventory;
-    let findings = match_advisories(data_dir, inv)?;
+    let findings = match_advisories(data_dir, inv, index)?;
     let encode = stella_sbom::EncodeOptions {
         timestamp: outcome.timestamp.clone(),
         tool_name: "stella".into(),
@@ -436,9 +555,9 @@ fn scan_and_encode(target: &str, data_dir: &std::path::Path) -> anyhow::Result<B
         "layers_from_cache": outcome.stats.layers_from_cache,
     });
     Ok(Built {
-        spdx,
-        cyclonedx,
-        result,
+        spdx: Bytes::from(spdx),
+        cyclonedx: Bytes::from(cyclonedx),
+        result: Bytes::from(result),
         packages,
         findings: finding_rows,
         summary,
@@ -446,17 +565,39 @@ fn scan_and_encode(target: &str, data_dir: &std::path::Path) -> anyhow::Result<B
 }
 
 /// Matches against the current advisory snapshot of the data directory's store, as `stella scan`
-/// does; `None` when no feed was ever synced.
+/// does; `None` when no feed was ever synced. The index is reused while the snapshot id is
+/// unchanged (the id is a digest of the live set, so an equal id means equal advisories).
 fn match_advisories(
     data_dir: &std::path::Path,
     inv: &Inventory,
+    cache: &IndexCache,
 ) -> anyhow::Result<Option<ScanFindings>> {
+    use stella_store::AdvisoryStore as _;
     if !data_dir.join("advisories.sqlite").is_file() {
         return Ok(None);
     }
     let store = stella_store::SqliteAdvisoryStore::open(data_dir)?;
-    let Some(index) = stella_concelier::load_index(&store)? else {
+    let Some(current) = store.current_snapshot()?.map(|s| s.id) else {
         return Ok(None);
+    };
+    let cached = cache
+        .lock()
+        .map_err(|_| anyhow::anyhow!("advisory index cache poisoned"))?
+        .clone()
+        .filter(|index| index.snapshot() == current);
+    let index = match cached {
+        Some(index) => index,
+        None => {
+            let Some(loaded) = stella_concelier::load_index(&store)? else {
+                return Ok(None);
+            };
+            let loaded = Arc::new(loaded);
+            *cache
+                .lock()
+                .map_err(|_| anyhow::anyhow!("advisory index cache poisoned"))? =
+                Some(loaded.clone());
+            loaded
+        }
     };
     let opts = stella_match::MatchOptions::default();
     Ok(Some(stella_match::match_inventory(&index, inv, &opts)))

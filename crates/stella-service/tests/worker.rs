@@ -82,7 +82,8 @@ async fn jobs_complete_or_fail_into_the_dead_letter_stream_with_events() {
     ports.bus.publish(JOBS_STREAM, b"not json").await.unwrap();
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(Worker::new(ports.clone(), data, WorkerConfig::default()).run(stop_rx));
+    let worker =
+        tokio::spawn(Worker::new(ports.clone(), data, WorkerConfig::default()).run(stop_rx));
 
     let good = wait_finished(&ports, "acme", "scan-good").await;
     assert_eq!(good.status, JobStatus::Completed, "{good:?}");

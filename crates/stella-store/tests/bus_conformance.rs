@@ -180,6 +180,45 @@ async fn an_unacked_message_is_reclaimed_by_another_consumer_and_acked_once(ctx:
     );
 }
 
+/// A consumer that keeps its delivery alive keeps it: for two whole idle periods nobody can
+/// reclaim it (nor, on NATS, is it redelivered), and it is acked once at the end. Once the
+/// keep-alives stop it becomes reclaimable again, as for a dead worker.
+async fn a_kept_alive_delivery_is_not_reclaimed(ctx: Arc<Ctx>) {
+    let (bus, s) = (&*ctx.bus, ctx.stream.as_str());
+    bus.ensure_group(s, GROUP).await.unwrap();
+    let id = bus.publish(s, b"long job").await.unwrap();
+    let held = bus
+        .claim(s, GROUP, "busy", 10, Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(ids(&held), vec![id.clone()]);
+    let until = tokio::time::Instant::now() + IDLE * 2;
+    while tokio::time::Instant::now() < until {
+        tokio::time::sleep(IDLE / 4).await;
+        bus.keep_alive(s, GROUP, "busy", &held[0]).await.unwrap();
+        let stolen = bus
+            .reclaim_idle(s, GROUP, "rescuer", IDLE, 10)
+            .await
+            .unwrap();
+        assert!(
+            stolen.is_empty(),
+            "reclaimed while kept alive: {:?}",
+            ids(&stolen)
+        );
+    }
+    tokio::time::sleep(PAST_IDLE).await;
+    let taken = bus
+        .reclaim_idle(s, GROUP, "rescuer", IDLE, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&taken),
+        vec![id],
+        "reclaimable once the keep-alives stop"
+    );
+    ack_all(bus, s, &taken).await;
+}
+
 async fn two_consumers_of_a_group_never_get_the_same_message(ctx: Arc<Ctx>) {
     let s = ctx.stream.clone();
     ctx.bus.ensure_group(&s, GROUP).await.unwrap();
@@ -323,6 +362,7 @@ conformance!(
     published_messages_are_claimed_in_order_and_acked,
     a_blocked_claim_wakes_up_for_a_new_message,
     an_unacked_message_is_reclaimed_by_another_consumer_and_acked_once,
+    a_kept_alive_delivery_is_not_reclaimed,
     two_consumers_of_a_group_never_get_the_same_message,
     a_dead_lettered_message_carries_its_error_and_leaves_the_group,
     queued_and_unacked_messages_survive_a_reconnect,
@@ -336,4 +376,41 @@ async fn unsupported_urls_are_refused_without_echoing_secrets() {
         .err()
         .unwrap();
     assert!(!err.to_string().contains("hunter2"));
+}
+
+/// A Redis restart without persistence (or a FLUSHDB) loses the stream and its group: claims
+/// and reclaims must create the group again instead of failing with NOGROUP forever, and see
+/// what was published since.
+#[tokio::test]
+async fn redis_recreates_a_lost_group() {
+    run(Backend::Redis, |ctx: Arc<Ctx>| async move {
+        let s = ctx.stream.as_str();
+        let bus = &ctx.bus;
+        bus.ensure_group(s, GROUP).await.unwrap();
+        bus.publish(s, b"lost").await.unwrap();
+        bus.delete_stream(s).await.unwrap();
+        assert!(
+            bus.reclaim_idle(s, GROUP, "c1", IDLE, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        bus.delete_stream(s).await.unwrap();
+        assert!(
+            bus.claim(s, GROUP, "c1", 10, Duration::from_millis(100))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        bus.delete_stream(s).await.unwrap();
+        // Published after the loss but before any worker came back: still delivered.
+        let after = bus.publish(s, b"after").await.unwrap();
+        let got = bus
+            .claim(s, GROUP, "c1", 10, Duration::from_millis(100))
+            .await
+            .unwrap();
+        assert_eq!(ids(&got), vec![after]);
+        ack_all(&**bus, s, &got).await;
+    })
+    .await;
 }

@@ -446,6 +446,113 @@ async fn migrations_are_idempotent(db: Arc<dyn Db>, url: String) {
     assert!(again.get_job("tenant-a", "scan-1").await.unwrap().is_some());
 }
 
+async fn stale_jobs_are_listed_across_tenants(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    for (tenant, id) in [
+        ("tenant-a", "scan-queued"),
+        ("tenant-b", "scan-queued-b"),
+        ("tenant-a", "scan-live"),
+        ("tenant-a", "scan-dead"),
+        ("tenant-a", "scan-done"),
+        ("tenant-b", "scan-failed"),
+    ] {
+        db.insert_job(tenant, &new_job(id, None)).await.unwrap();
+    }
+    // Running under a live lease: not stale. Running under an expired one: stale.
+    assert!(
+        db.mark_running("tenant-a", "scan-live", "w1", lease())
+            .await
+            .unwrap()
+    );
+    let expired = OffsetDateTime::now_utc() - Duration::seconds(30);
+    assert!(
+        db.mark_running("tenant-a", "scan-dead", "w2", expired)
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.mark_running("tenant-a", "scan-done", "w1", lease())
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.complete_job("tenant-a", "scan-done", "w1", &json!({}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.fail_job("tenant-b", "scan-failed", "boom", 3)
+            .await
+            .unwrap()
+    );
+
+    // Nothing was created before a minute ago, and no lease ended that early.
+    let long_ago = OffsetDateTime::now_utc() - Duration::minutes(1);
+    assert!(db.list_stale_jobs(long_ago, 100).await.unwrap().is_empty());
+
+    let now = OffsetDateTime::now_utc() + Duration::seconds(1);
+    let stale = db.list_stale_jobs(now, 100).await.unwrap();
+    let mut got: Vec<(&str, &str, &str)> = stale
+        .iter()
+        .map(|j| (j.tenant.as_str(), j.id.as_str(), j.status.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("tenant-a", "scan-dead", "running"),
+            ("tenant-a", "scan-queued", "queued"),
+            ("tenant-b", "scan-queued-b", "queued"),
+        ]
+    );
+    assert_eq!(db.list_stale_jobs(now, 1).await.unwrap().len(), 1);
+}
+
+async fn a_jobs_event_is_marked_published_once(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    // Not finished yet: there is no event to record.
+    assert!(!db.mark_event_published("tenant-a", "scan-1").await.unwrap());
+    assert!(
+        db.mark_running("tenant-a", "scan-1", "w1", lease())
+            .await
+            .unwrap()
+    );
+    assert!(
+        db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !db.get_job("tenant-a", "scan-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .event_published
+    );
+    // Another tenant cannot mark it.
+    assert!(!db.mark_event_published("tenant-b", "scan-1").await.unwrap());
+    assert!(db.mark_event_published("tenant-a", "scan-1").await.unwrap());
+    assert!(!db.mark_event_published("tenant-a", "scan-1").await.unwrap());
+    assert!(
+        db.get_job("tenant-a", "scan-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .event_published
+    );
+
+    // A failed job's event too.
+    db.insert_job("tenant-b", &new_job("scan-2", None))
+        .await
+        .unwrap();
+    assert!(db.fail_job("tenant-b", "scan-2", "boom", 3).await.unwrap());
+    assert!(db.mark_event_published("tenant-b", "scan-2").await.unwrap());
+    assert!(!db.mark_event_published("tenant-b", "scan-2").await.unwrap());
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -478,6 +585,8 @@ conformance!(
     artifacts_round_trip_and_replace,
     oauth_clients_are_stored_with_their_tenant,
     migrations_are_idempotent,
+    stale_jobs_are_listed_across_tenants,
+    a_jobs_event_is_marked_published_once,
 );
 
 #[tokio::test]

@@ -255,3 +255,30 @@ pub fn check_jsonschema(schema: &Path, path: &Path) {
         Err(e) => panic!("check-jsonschema missing in CI: {e}"),
     }
 }
+
+/// `../shared/data/REL`: the real public data sets the tests read.
+pub fn shared_data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel)
+}
+
+/// Writes an OSV `all.zip` (one JSON record per entry, as osv.dev publishes them) from a
+/// shared `osv.ndjson.zst` data set.
+pub fn write_osv_zip(path: &Path, ndjson_zst: &str) {
+    use std::io::{BufRead, Write};
+    let src = shared_data(ndjson_zst);
+    let f = std::fs::File::open(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    let r = std::io::BufReader::new(zstd::Decoder::new(f).unwrap());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    for line in r.lines() {
+        let rec =
+            serde_json::from_str::<serde_json::Value>(&line.unwrap()).unwrap()["record"].clone();
+        z.start_file(format!("{}.json", rec["id"].as_str().unwrap()), opts)
+            .unwrap();
+        z.write_all(&serde_json::to_vec(&rec).unwrap()).unwrap();
+    }
+    z.finish().unwrap();
+}

@@ -244,6 +244,31 @@ impl Bus for EmbeddedBus {
         .await
     }
 
+    async fn keep_alive(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        delivery: &Delivery,
+    ) -> Result<(), BusError> {
+        let (s, g, c) = (stream.to_string(), group.to_string(), consumer.to_string());
+        let seq: i64 = delivery.receipt.parse().map_err(|_| BusError::Protocol {
+            backend: BACKEND,
+            op: "keep_alive",
+            stream: stream.to_string(),
+            message: format!("not a message id: {}", delivery.receipt),
+        })?;
+        self.call("keep_alive", stream, move |conn| {
+            conn.execute(
+                "UPDATE bus_pending SET delivered_ms = ?5
+                 WHERE stream = ?1 AND grp = ?2 AND seq = ?3 AND consumer = ?4",
+                params![s, g, seq, c, now_ms()],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
     async fn reclaim_idle(
         &self,
         stream: &str,

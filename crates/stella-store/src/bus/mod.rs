@@ -140,6 +140,18 @@ pub trait Bus: Send + Sync {
     ) -> Result<Vec<Delivery>, BusError>;
     /// Acknowledges a delivery: the group will not hand that message out again.
     async fn ack(&self, stream: &str, group: &str, delivery: &Delivery) -> Result<(), BusError>;
+    /// Tells the bus `consumer` is still working on `delivery`, so it is neither redelivered
+    /// nor reclaimable for another `min_idle` / `ack_wait`: a long job (a large image pulled
+    /// cold) must not be handed to a second consumer while its worker is alive. Redis resets
+    /// the entry's idle time (`XCLAIM … JUSTID` to the same consumer), NATS receives a
+    /// work-in-progress ack (`+WPI`), the embedded bus moves the delivery time.
+    async fn keep_alive(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        delivery: &Delivery,
+    ) -> Result<(), BusError>;
     /// Takes over messages handed out in this group and unacknowledged for at least
     /// `min_idle` (their consumer is presumed dead), up to `max`.
     async fn reclaim_idle(

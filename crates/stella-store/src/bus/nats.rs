@@ -238,6 +238,22 @@ impl Bus for NatsBus {
         Ok(())
     }
 
+    async fn keep_alive(
+        &self,
+        stream: &str,
+        _group: &str,
+        _consumer: &str,
+        delivery: &Delivery,
+    ) -> Result<(), BusError> {
+        // `+WPI` (work in progress) restarts the message's ack_wait timer; as for the ack, a
+        // request so that it is stored when we return.
+        self.client
+            .request(delivery.receipt.clone(), bytes::Bytes::from_static(b"+WPI"))
+            .await
+            .map_err(|e| BusError::backend(BACKEND, "keep_alive", stream, e))?;
+        Ok(())
+    }
+
     async fn reclaim_idle(
         &self,
         stream: &str,

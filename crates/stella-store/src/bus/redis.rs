@@ -43,6 +43,123 @@ impl RedisBus {
             .map_err(|e| BusError::backend(BACKEND, op, stream, e))
     }
 
+    async fn claim_once(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        max: usize,
+        block: Duration,
+    ) -> Result<Vec<Delivery>, BusError> {
+        const OP: &str = "claim";
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP")
+            .arg(group)
+            .arg(consumer)
+            .arg("COUNT")
+            .arg(max.max(1));
+        let reply: Value = if block.is_zero() {
+            cmd.arg("STREAMS").arg(stream).arg(">");
+            self.query(OP, stream, &cmd).await?
+        } else {
+            // BLOCK 0 means "forever" to Redis: round a sub-millisecond wait up to 1 ms.
+            let ms = block.as_millis().max(1) as u64;
+            cmd.arg("BLOCK").arg(ms).arg("STREAMS").arg(stream).arg(">");
+            let config = AsyncConnectionConfig::new()
+                .set_response_timeout(Some(block + Duration::from_secs(5)));
+            let mut conn = self
+                .client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await
+                .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?;
+            cmd.query_async(&mut conn)
+                .await
+                .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?
+        };
+        // Nil on timeout, else [[stream, entries]].
+        let entries = match as_array(&reply).and_then(|s| s.first()).and_then(as_array) {
+            Some(s) => match s.get(1) {
+                Some(entries) => parse_entries(OP, stream, entries)?,
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        Ok(entries
+            .into_iter()
+            .map(|(id, payload)| Delivery {
+                receipt: id.clone(),
+                id,
+                payload,
+                deliveries: 1,
+            })
+            .collect())
+    }
+
+    async fn reclaim_once(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        min_idle: Duration,
+        max: usize,
+    ) -> Result<Vec<Delivery>, BusError> {
+        const OP: &str = "reclaim";
+        let mut out = Vec::new();
+        let mut cursor = "0-0".to_string();
+        // XAUTOCLAIM scans the pending list in pages; follow its cursor until it wraps.
+        loop {
+            let reply: Value = self
+                .query(
+                    OP,
+                    stream,
+                    redis::cmd("XAUTOCLAIM")
+                        .arg(stream)
+                        .arg(group)
+                        .arg(consumer)
+                        .arg(min_idle.as_millis() as u64)
+                        .arg(&cursor)
+                        .arg("COUNT")
+                        .arg(max.saturating_sub(out.len()).max(1)),
+                )
+                .await?;
+            let parts = as_array(&reply).ok_or_else(|| BusError::Protocol {
+                backend: BACKEND,
+                op: OP,
+                stream: stream.to_string(),
+                message: format!("{reply:?}"),
+            })?;
+            let next = parts
+                .first()
+                .and_then(as_bytes)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_else(|| "0-0".to_string());
+            if let Some(entries) = parts.get(1) {
+                for (id, payload) in parse_entries(OP, stream, entries)? {
+                    let deliveries = self.delivery_count(stream, group, &id).await?;
+                    out.push(Delivery {
+                        receipt: id.clone(),
+                        id,
+                        payload,
+                        deliveries,
+                    });
+                }
+            }
+            if next == "0-0" || out.len() >= max {
+                break;
+            }
+            cursor = next;
+        }
+        Ok(out)
+    }
+
+    /// Creates the group again after Redis lost it (a restart without persistence, a FLUSHDB):
+    /// every later `XREADGROUP`/`XAUTOCLAIM` would fail with NOGROUP forever otherwise. The new
+    /// group starts at the beginning of what the stream still holds; messages lost with the
+    /// stream are the Db sweeper's to publish again.
+    async fn recreate_group(&self, stream: &str, group: &str) -> Result<(), BusError> {
+        self.ensure_group(stream, group).await
+    }
+
     /// The delivery count of one pending entry (`XPENDING` extended form).
     async fn delivery_count(&self, stream: &str, group: &str, id: &str) -> Result<u64, BusError> {
         let reply: Value = self
@@ -65,6 +182,11 @@ impl RedisBus {
             .and_then(as_int);
         Ok(count.unwrap_or(1).max(1) as u64)
     }
+}
+
+/// Whether Redis answered that the stream or its group does not exist (`NOGROUP`).
+fn is_nogroup(e: &BusError) -> bool {
+    matches!(e, BusError::Backend { source, .. } if source.to_string().contains("NOGROUP"))
 }
 
 fn as_array(v: &Value) -> Option<&Vec<Value>> {
@@ -171,48 +293,13 @@ impl Bus for RedisBus {
         max: usize,
         block: Duration,
     ) -> Result<Vec<Delivery>, BusError> {
-        const OP: &str = "claim";
-        let mut cmd = redis::cmd("XREADGROUP");
-        cmd.arg("GROUP")
-            .arg(group)
-            .arg(consumer)
-            .arg("COUNT")
-            .arg(max.max(1));
-        let reply: Value = if block.is_zero() {
-            cmd.arg("STREAMS").arg(stream).arg(">");
-            self.query(OP, stream, &cmd).await?
-        } else {
-            // BLOCK 0 means "forever" to Redis: round a sub-millisecond wait up to 1 ms.
-            let ms = block.as_millis().max(1) as u64;
-            cmd.arg("BLOCK").arg(ms).arg("STREAMS").arg(stream).arg(">");
-            let config = AsyncConnectionConfig::new()
-                .set_response_timeout(Some(block + Duration::from_secs(5)));
-            let mut conn = self
-                .client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await
-                .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?;
-            cmd.query_async(&mut conn)
-                .await
-                .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?
-        };
-        // Nil on timeout, else [[stream, entries]].
-        let entries = match as_array(&reply).and_then(|s| s.first()).and_then(as_array) {
-            Some(s) => match s.get(1) {
-                Some(entries) => parse_entries(OP, stream, entries)?,
-                None => Vec::new(),
-            },
-            None => Vec::new(),
-        };
-        Ok(entries
-            .into_iter()
-            .map(|(id, payload)| Delivery {
-                receipt: id.clone(),
-                id,
-                payload,
-                deliveries: 1,
-            })
-            .collect())
+        match self.claim_once(stream, group, consumer, max, block).await {
+            Err(e) if is_nogroup(&e) => {
+                self.recreate_group(stream, group).await?;
+                self.claim_once(stream, group, consumer, max, block).await
+            }
+            other => other,
+        }
     }
 
     async fn ack(&self, stream: &str, group: &str, delivery: &Delivery) -> Result<(), BusError> {
@@ -229,6 +316,31 @@ impl Bus for RedisBus {
         Ok(())
     }
 
+    async fn keep_alive(
+        &self,
+        stream: &str,
+        group: &str,
+        consumer: &str,
+        delivery: &Delivery,
+    ) -> Result<(), BusError> {
+        // XCLAIM with min-idle 0 to the consumer that holds it: resets the idle time; JUSTID
+        // leaves the delivery counter alone.
+        let _ids: Value = self
+            .query(
+                "keep_alive",
+                stream,
+                redis::cmd("XCLAIM")
+                    .arg(stream)
+                    .arg(group)
+                    .arg(consumer)
+                    .arg(0)
+                    .arg(&delivery.receipt)
+                    .arg("JUSTID"),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn reclaim_idle(
         &self,
         stream: &str,
@@ -237,53 +349,17 @@ impl Bus for RedisBus {
         min_idle: Duration,
         max: usize,
     ) -> Result<Vec<Delivery>, BusError> {
-        const OP: &str = "reclaim";
-        let mut out = Vec::new();
-        let mut cursor = "0-0".to_string();
-        // XAUTOCLAIM scans the pending list in pages; follow its cursor until it wraps.
-        loop {
-            let reply: Value = self
-                .query(
-                    OP,
-                    stream,
-                    redis::cmd("XAUTOCLAIM")
-                        .arg(stream)
-                        .arg(group)
-                        .arg(consumer)
-                        .arg(min_idle.as_millis() as u64)
-                        .arg(&cursor)
-                        .arg("COUNT")
-                        .arg(max.saturating_sub(out.len()).max(1)),
-                )
-                .await?;
-            let parts = as_array(&reply).ok_or_else(|| BusError::Protocol {
-                backend: BACKEND,
-                op: OP,
-                stream: stream.to_string(),
-                message: format!("{reply:?}"),
-            })?;
-            let next = parts
-                .first()
-                .and_then(as_bytes)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_else(|| "0-0".to_string());
-            if let Some(entries) = parts.get(1) {
-                for (id, payload) in parse_entries(OP, stream, entries)? {
-                    let deliveries = self.delivery_count(stream, group, &id).await?;
-                    out.push(Delivery {
-                        receipt: id.clone(),
-                        id,
-                        payload,
-                        deliveries,
-                    });
-                }
+        match self
+            .reclaim_once(stream, group, consumer, min_idle, max)
+            .await
+        {
+            Err(e) if is_nogroup(&e) => {
+                self.recreate_group(stream, group).await?;
+                self.reclaim_once(stream, group, consumer, min_idle, max)
+                    .await
             }
-            if next == "0-0" || out.len() >= max {
-                break;
-            }
-            cursor = next;
+            other => other,
         }
-        Ok(out)
     }
 
     fn dead_letter_stream(&self, stream: &str) -> String {

@@ -128,6 +128,9 @@ pub struct Job {
     pub attempts: i32,
     pub error: Option<String>,
     pub summary: Option<serde_json::Value>,
+    /// Whether the job's `scan.completed`/`scan.failed` event was recorded as published
+    /// ([`Db::mark_event_published`]).
+    pub event_published: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +226,19 @@ pub trait Db: Send + Sync {
         attempts: i32,
     ) -> Result<bool, DbError>;
 
+    /// Jobs of every tenant that the bus may have lost: `queued` and created before
+    /// `stale_before`, or `running` under a lease that ended before `stale_before` (its worker
+    /// died and nobody took it over). Oldest first, at most `limit`. The worker's sweeper
+    /// publishes them again, so a job the Db acknowledged runs even when its message is gone.
+    async fn list_stale_jobs(
+        &self,
+        stale_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Job>, DbError>;
+    /// Records that the finished job's event was published: `true` only for the call that made
+    /// the change (the job exists, is completed or failed, and was not marked yet).
+    async fn mark_event_published(&self, tenant: &str, id: &str) -> Result<bool, DbError>;
+
     /// Records where a job's SBOM in `format` lives in the blob store (replaces a previous one).
     async fn put_sbom_document(
         &self,
@@ -279,17 +295,31 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "job_events",
+        sql: include_str!("../../migrations/postgres/0002_job_events.sql"),
+    },
+];
 
-pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "job_events",
+        sql: include_str!("../../migrations/sqlite/0002_job_events.sql"),
+    },
+];
 
 /// Now, truncated to the microsecond so a value reads back equal from either backend.
 pub(crate) fn now_micros() -> OffsetDateTime {

@@ -28,7 +28,8 @@ fn pool_err(op: &'static str) -> impl FnOnce(deadpool_postgres::PoolError) -> Db
 }
 
 const JOB_COLUMNS: &str = "tenant, id, image, sbom_format, idempotency_key, status, worker, \
-     lease_until, created_at, started_at, finished_at, attempts, error, summary";
+     lease_until, created_at, started_at, finished_at, attempts, error, summary, \
+     event_published_at";
 
 impl PostgresDb {
     /// Connects (the URL is parsed by tokio-postgres; it is never logged) and migrates.
@@ -117,6 +118,9 @@ fn job_from_row(row: &Row) -> Result<Job, DbError> {
         attempts: row.get("attempts"),
         error: row.get("error"),
         summary: row.get("summary"),
+        event_published: row
+            .get::<_, Option<OffsetDateTime>>("event_published_at")
+            .is_some(),
     })
 }
 
@@ -390,6 +394,45 @@ impl Db for PostgresDb {
                      lease_until = NULL
                  WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'running')",
                 &[&tenant, &id, &error, &attempts, &now_micros()],
+            )
+            .await
+            .map_err(err(OP))?;
+        Ok(n == 1)
+    }
+
+    async fn list_stale_jobs(
+        &self,
+        stale_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Job>, DbError> {
+        const OP: &str = "list stale jobs";
+        let rows = self
+            .client(OP)
+            .await?
+            .query(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM scan_jobs
+                     WHERE (status = 'queued' AND created_at < $1)
+                        OR (status = 'running' AND lease_until < $1)
+                     ORDER BY created_at, tenant, id LIMIT $2"
+                ),
+                &[&truncate_micros(stale_before), &page_limit(limit)],
+            )
+            .await
+            .map_err(err(OP))?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    async fn mark_event_published(&self, tenant: &str, id: &str) -> Result<bool, DbError> {
+        const OP: &str = "mark event published";
+        let n = self
+            .client(OP)
+            .await?
+            .execute(
+                "UPDATE scan_jobs SET event_published_at = $3
+                 WHERE tenant = $1 AND id = $2 AND status IN ('completed', 'failed')
+                   AND event_published_at IS NULL",
+                &[&tenant, &id, &now_micros()],
             )
             .await
             .map_err(err(OP))?;

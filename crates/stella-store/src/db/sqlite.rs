@@ -58,13 +58,14 @@ fn parse_json(op: &'static str, s: &str) -> Result<serde_json::Value, DbError> {
 }
 
 const JOB_COLUMNS: &str = "tenant, id, image, sbom_format, idempotency_key, status, worker, \
-     lease_until, created_at, started_at, finished_at, attempts, error, summary";
+     lease_until, created_at, started_at, finished_at, attempts, error, summary, \
+     event_published_at";
 
 /// The raw row; decoded outside rusqlite's closure so decoding errors are ours.
-struct RawJob([Option<String>; 14], i32);
+struct RawJob([Option<String>; 15], i32);
 
 fn raw_job(row: &Row<'_>) -> rusqlite::Result<RawJob> {
-    let mut cols: [Option<String>; 14] = Default::default();
+    let mut cols: [Option<String>; 15] = Default::default();
     for (i, col) in cols.iter_mut().enumerate() {
         if i != 11 {
             *col = row.get(i)?;
@@ -104,6 +105,7 @@ fn job_from_raw(raw: RawJob) -> Result<Job, DbError> {
         attempts,
         error: c[12].clone(),
         summary: c[13].as_deref().map(|s| parse_json(OP, s)).transpose()?,
+        event_published: c[14].is_some(),
     })
 }
 
@@ -510,6 +512,49 @@ impl Db for SqliteDb {
                          lease_until = NULL
                      WHERE tenant = ?1 AND id = ?2 AND status IN ('queued', 'running')",
                     params![tenant, id, error, attempts, fmt_time(now_micros())],
+                )
+                .map_err(err(OP))?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn list_stale_jobs(
+        &self,
+        stale_before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Job>, DbError> {
+        const OP: &str = "list stale jobs";
+        let (before, limit) = (fmt_time(stale_before), page_limit(limit));
+        let raws = self
+            .call(OP, move |c| {
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT {JOB_COLUMNS} FROM scan_jobs
+                         WHERE (status = 'queued' AND created_at < ?1)
+                            OR (status = 'running' AND lease_until < ?1)
+                         ORDER BY created_at, tenant, id LIMIT ?2"
+                    ))
+                    .map_err(err(OP))?;
+                stmt.query_map(params![before, limit], raw_job)
+                    .map_err(err(OP))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .map_err(err(OP))
+            })
+            .await?;
+        raws.into_iter().map(job_from_raw).collect()
+    }
+
+    async fn mark_event_published(&self, tenant: &str, id: &str) -> Result<bool, DbError> {
+        const OP: &str = "mark event published";
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.call(OP, move |c| {
+            let n = c
+                .execute(
+                    "UPDATE scan_jobs SET event_published_at = ?3
+                     WHERE tenant = ?1 AND id = ?2 AND status IN ('completed', 'failed')
+                       AND event_published_at IS NULL",
+                    params![tenant, id, fmt_time(now_micros())],
                 )
                 .map_err(err(OP))?;
             Ok(n == 1)
