@@ -626,12 +626,15 @@ impl RemoteClient {
     }
 
     /// Polls the job until it is completed or failed, backing off from 100 ms to 1 s, and
-    /// calls `on_change` at each status change.
+    /// calls `on_change` at each status change. After `timeout` it gives up with an error
+    /// naming the job and its status (the job itself stays on the server).
     pub fn wait_for(
         &mut self,
         job_id: &str,
+        timeout: Duration,
         on_change: &mut dyn FnMut(&JobState),
     ) -> anyhow::Result<JobState> {
+        let deadline = std::time::Instant::now() + timeout;
         let mut delay = Duration::from_millis(100);
         let mut last: Option<String> = None;
         loop {
@@ -642,6 +645,15 @@ impl RemoteClient {
             }
             if matches!(state.status.as_str(), "completed" | "failed") {
                 return Ok(state);
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!(
+                    "scan {job_id} is still {} on {} after {}s (--server-timeout); the job \
+                     stays on the server: GET /api/v1/scans/{job_id} tells when it ends",
+                    state.status,
+                    self.origin,
+                    timeout.as_secs()
+                );
             }
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_secs(1));

@@ -123,6 +123,30 @@ pub struct ScanArgs {
     /// here; log in first with `stella auth login --server URL`.
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
+    /// With --server: how long to wait for the server to finish the scan (e.g. 90s, 10m, 1h).
+    /// The job is not cancelled; its id is printed so it can be fetched later.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub server_timeout: std::time::Duration,
+}
+
+/// `90`, `90s`, `10m` or `1h`: a whole number of seconds, minutes or hours.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("unknown unit in {s:?} (use s, m or h)")),
+    };
+    if secs == 0 {
+        return Err("the timeout must be at least one second".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -391,7 +415,7 @@ fn run_remote(
         .submit_scan(&args.target, sbom_format, &idempotency_key)
         .map_err(failed)?;
     let progress = JobProgress::new(&job_id, &origin, args.quiet);
-    let state = client.wait_for(&job_id, &mut |s| progress.status(s));
+    let state = client.wait_for(&job_id, args.server_timeout, &mut |s| progress.status(s));
     progress.finish();
     let state = state.map_err(failed)?;
     if state.status == "failed" {

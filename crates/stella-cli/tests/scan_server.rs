@@ -394,6 +394,41 @@ fn a_remote_scan_that_fails_on_the_server_exits_non_zero_with_its_error() {
     assert!(remote.stdout.is_empty());
 }
 
+/// A server with no worker (every role but scanner-worker): the job stays queued, and the
+/// client gives up after --server-timeout with the job id and status instead of waiting forever.
+#[test]
+fn a_remote_scan_nobody_runs_ends_at_the_server_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, rootfs) = setup(tmp.path());
+    let (id, secret) = create_client(&m.data, &[], "acme");
+    let roles = ["--role".into(), "gateway,authority,scanner-web".into()];
+    let server = start_server(&m.data, &roles, &[]);
+    assert!(m.login(&server.base, &id, &secret).status.success());
+    let target = format!("dir:{}", rootfs.display());
+    let started = std::time::Instant::now();
+    let out = m.run(&scan_args(
+        Some(&server.base),
+        &target,
+        &["-q", "--server-timeout", "2s"],
+    ));
+    let waited = started.elapsed();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("is still queued") && err.contains("--server-timeout"),
+        "{err}"
+    );
+    assert!(waited >= std::time::Duration::from_secs(2), "{waited:?}");
+    assert!(waited < std::time::Duration::from_secs(15), "{waited:?}");
+    assert!(out.stdout.is_empty());
+    let bad = m.run(&scan_args(
+        Some(&server.base),
+        &target,
+        &["--server-timeout", "soon"],
+    ));
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+}
+
 #[test]
 fn a_rate_limited_remote_scan_waits_as_told_and_still_matches_the_local_scan() {
     let tmp = tempfile::tempdir().unwrap();
