@@ -49,15 +49,7 @@ fn serve_runs_a_scan_end_to_end_and_keeps_it_across_a_restart() {
     let image = format!("dir:{}", rootfs.display());
     let body = json!({"image": image, "sbom_format": "spdx"});
 
-    let r = a.post_scan(&body, Some("build-42"));
-    assert_eq!(r.status, 202, "{}", r.text);
-    let job_id = r.json()["job_id"].as_str().unwrap().to_owned();
-    assert!(job_id.starts_with("scan-"), "{job_id}");
-    assert_eq!(r.json()["status"], "queued");
-    assert_eq!(
-        r.headers.get("location").unwrap().to_str().unwrap(),
-        format!("/api/v1/scans/{job_id}")
-    );
+    let (r, job_id) = a.submit_accepted(&body, "build-42");
     assert!(r.headers.contains_key("x-request-id"));
 
     // Bad requests answer JSON errors: an unknown SBOM format, a body over the limit.

@@ -224,15 +224,7 @@ fn flow(rt: &tokio::runtime::Runtime, tmp: &Path, data: &Path, s3_root: &Path, b
     let image = format!("dir:{}", rootfs.display());
     let body = json!({"image": image, "sbom_format": "spdx"});
 
-    let r = a.post_scan(&body, Some("build-42"));
-    assert_eq!(r.status, 202, "{}", r.text);
-    let job_id = r.json()["job_id"].as_str().unwrap().to_owned();
-    assert!(job_id.starts_with("scan-"), "{job_id}");
-    assert_eq!(r.json()["status"], "queued");
-    assert_eq!(
-        r.headers.get("location").unwrap().to_str().unwrap(),
-        format!("/api/v1/scans/{job_id}")
-    );
+    let (_, job_id) = a.submit_accepted(&body, "build-42");
 
     let job = a.wait_completed(&job_id, Duration::from_secs(20), Duration::from_millis(100));
     assert_eq!(job["summary"]["packages"], 2, "{job}");

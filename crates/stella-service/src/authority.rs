@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use stella_authority::clients::BoxFuture;
-use stella_authority::{ClientRecord, ClientStore, ClientStoreError, SigningKey};
+use stella_authority::{ClientRecord, ClientStore, ClientStoreError, PublicKey, SigningKey};
 use stella_store::db::Db;
 
 /// The authority's [`ClientStore`] over the Db port, so clients created by
@@ -114,6 +114,30 @@ fn create_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
     }
+}
+
+/// `(kid, key)` for every usable key of the authority's JWK Set (what the gateway keys rate
+/// limits with and a remote scanner-web verifies tokens with); keys without a `kid` cannot be picked by a
+/// token, so they are skipped.
+pub(crate) fn parse_jwks(body: &[u8]) -> anyhow::Result<Vec<(String, PublicKey)>> {
+    let set: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| anyhow::anyhow!("the authority's JWKS is not JSON: {e}"))?;
+    let keys = set["keys"]
+        .as_array()
+        .ok_or_else(|| anyhow::anyhow!("the authority's JWKS has no \"keys\" array"))?;
+    Ok(keys
+        .iter()
+        .filter_map(|jwk| {
+            let kid = jwk["kid"].as_str()?.to_owned();
+            match PublicKey::from_jwk(jwk) {
+                Ok(key) => Some((kid, key)),
+                Err(e) => {
+                    tracing::warn!(%kid, error = %e, "skipping an unusable JWKS key");
+                    None
+                }
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -267,14 +267,14 @@ async fn fetch_issuer_keys(
     let mut backoff = Duration::from_millis(200);
     loop {
         let attempt = async {
-            let body: serde_json::Value = http
+            let body = http
                 .get(&url)
                 .send()
                 .await?
                 .error_for_status()?
-                .json()
+                .bytes()
                 .await?;
-            parse_jwks(&body)
+            crate::authority::parse_jwks(&body)
         };
         match attempt.await {
             Ok(keys) if !keys.is_empty() => return Ok(keys),
@@ -289,19 +289,4 @@ async fn fetch_issuer_keys(
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
-}
-
-/// `(kid, key)` pairs of the JWKS keys this resource server can verify with.
-pub fn parse_jwks(body: &serde_json::Value) -> anyhow::Result<Vec<(String, PublicKey)>> {
-    let keys = body
-        .get("keys")
-        .and_then(|k| k.as_array())
-        .context("a JWKS needs a \"keys\" array")?;
-    Ok(keys
-        .iter()
-        .filter_map(|jwk| {
-            let kid = jwk.get("kid")?.as_str()?.to_owned();
-            PublicKey::from_jwk(jwk).ok().map(|k| (kid, k))
-        })
-        .collect())
 }

@@ -418,6 +418,21 @@ impl Client {
         })
     }
 
+    /// `POST /api/v1/scans` with `idempotency_key`, checking the 202 answer: a `scan-…` job id,
+    /// status `queued` and its `Location`. Returns the reply and the job id.
+    pub fn submit_accepted(&mut self, body: &Value, idempotency_key: &str) -> (Reply, String) {
+        let r = self.post_scan(body, Some(idempotency_key));
+        assert_eq!(r.status, 202, "{}", r.text);
+        let job_id = r.json()["job_id"].as_str().unwrap().to_owned();
+        assert!(job_id.starts_with("scan-"), "{job_id}");
+        assert_eq!(r.json()["status"], "queued");
+        assert_eq!(
+            r.headers.get("location").unwrap().to_str().unwrap(),
+            format!("/api/v1/scans/{job_id}")
+        );
+        (r, job_id)
+    }
+
     pub fn post_scan(&mut self, body: &Value, idempotency_key: Option<&str>) -> Reply {
         let url = format!("{}/api/v1/scans", self.base);
         let token = self.token.clone();

@@ -115,31 +115,8 @@ impl JwksSource {
             }
             Route::Remote(proxy) => proxy.get("/jwks", JWKS_MAX_BYTES).await?,
         };
-        parse_jwks(&body)
+        crate::authority::parse_jwks(&body)
     }
-}
-
-/// `(kid, key)` for every usable key of a JWK Set; keys without a `kid` cannot be picked by a
-/// token, so they are skipped.
-fn parse_jwks(body: &[u8]) -> anyhow::Result<Vec<(String, PublicKey)>> {
-    let set: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| anyhow::anyhow!("the authority's JWKS is not JSON: {e}"))?;
-    let keys = set["keys"]
-        .as_array()
-        .ok_or_else(|| anyhow::anyhow!("the authority's JWKS has no \"keys\" array"))?;
-    Ok(keys
-        .iter()
-        .filter_map(|jwk| {
-            let kid = jwk["kid"].as_str()?.to_owned();
-            match PublicKey::from_jwk(jwk) {
-                Ok(key) => Some((kid, key)),
-                Err(e) => {
-                    tracing::warn!(%kid, error = %e, "skipping an unusable JWKS key");
-                    None
-                }
-            }
-        })
-        .collect())
 }
 
 /// The access token of a request, when it has exactly one `Authorization` header of the
