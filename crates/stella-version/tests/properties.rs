@@ -76,7 +76,7 @@ fn laws(eco: Ecosystem, a: &str, b: &str, c: &str) -> Result<(), TestCaseError> 
 macro_rules! order_laws {
     ($name:ident, $eco:expr, $re:expr) => {
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(1000))]
+            #![proptest_config(ProptestConfig { cases: 1000, max_global_rejects: 100_000, ..ProptestConfig::default() })]
             #[test]
             fn $name(a in $re, b in $re, c in $re) {
                 laws($eco, &a, &b, &c)?;
@@ -113,10 +113,13 @@ order_laws!(
 order_laws!(
     maven_order_laws,
     Ecosystem::Maven,
-    // Maven versions start with a number. Maven's own order has cycles among versions that
-    // start with qualifiers (`ga-snapshot0 < ga < alphaalpha < ga-snapshot0` in maven-artifact
-    // 3.8.7), which this crate reproduces faithfully, so those are not generated.
-    "[0-9]{1,2}([.\\-]?([0-9]|10|alpha|beta|rc|cr|sp|ga|final|snapshot|a|b|m|x)){0,5}"
+    // Maven's own order is not transitive once qualifiers mix with `.`, `-` and digit-letter
+    // transitions, and this crate reproduces maven-artifact faithfully; the oracle test checks
+    // that agreement on the full grammar. Cycles found here, each confirmed with maven-artifact
+    // 3.8.7: `ga-snapshot0 < ga < alphaalpha < ga-snapshot0`, `0 < 0a < 0.alpha-0 < 0`,
+    // `3 > 3alpha-0 > 3.sp-0 > 3` and `3.a.0 < 3.alpha < 3 < 3.a.0`. So the laws are checked on
+    // the shape most releases use, numbers then one qualifier, where Maven's order is total.
+    "[1-9][0-9]?(\\.[0-9]{1,2}){0,3}(-(alpha|beta|milestone|rc|cr|sp|ga|final|snapshot|foo)(-?[0-9]{1,2})?)?"
 );
 order_laws!(
     rubygems_order_laws,
