@@ -23,7 +23,7 @@
 # has the PyPA OSV data set imported (so each scan also matches advisories) and its layer cache
 # warmed with one `stella scan` first: the scans measured are warm-cache scans.
 #
-# Settings: CONC (16), GET_SECS (20), GET1_SECS (10), JOBS (50), POLL_MS (2), TPUT_SECS (60), INFLIGHT (4),
+# Settings: CONC (16), GET_SECS (20), GET1_SECS (10), JOBS (50), POLL_MS (0: long polls with ?wait=), TPUT_SECS (60), INFLIGHT (4),
 # BENCH_RESULTS (file for the JSON lines; default: a temp file, printed at the end),
 # BENCH_SKIP_PG=1 (embedded only), STELLA_BIN and LOADGEN_BIN (prebuilt release binaries; both
 # set: no cargo build). Needs PostgreSQL and Redis on loopback unless skipped.
@@ -32,7 +32,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/stella/target}"
 DATA="$(cd .. && pwd)/shared/data"
-CONC=${CONC:-16} GET_SECS=${GET_SECS:-20} JOBS=${JOBS:-50} POLL_MS=${POLL_MS:-2}
+CONC=${CONC:-16} GET_SECS=${GET_SECS:-20} JOBS=${JOBS:-50} POLL_MS=${POLL_MS:-0}
 TPUT_SECS=${TPUT_SECS:-60} INFLIGHT=${INFLIGHT:-4} GET1_SECS=${GET1_SECS:-10}
 
 log() { printf '[api-bench %4ss] %s\n' "$SECONDS" "$*" >&2; }

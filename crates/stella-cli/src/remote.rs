@@ -249,6 +249,10 @@ fn warn_if_readable_by_others(path: &Path) {
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &Path) {}
 
+/// How long one status request may be held by the server (`?wait=`): short enough that the
+/// progress line shows `running` soon after the scan starts.
+pub const LONG_POLL_SECS: u64 = 2;
+
 /// An error answer of the server: the URL, the status and the error code of the body
 /// (`{"error": …, "error_description"|"message": …}`).
 #[derive(Debug)]
@@ -609,10 +613,17 @@ impl RemoteClient {
             .ok_or_else(|| anyhow!("{url}: the answer has no job_id"))
     }
 
-    /// `GET /api/v1/scans/{id}`.
-    pub fn job_state(&mut self, job_id: &str) -> anyhow::Result<JobState> {
+    /// `GET /api/v1/scans/{id}?wait=SECONDS`: the job's state, as soon as it is finished or
+    /// after `wait_secs` (0: at once). A server from before long polls ignores `wait` and
+    /// answers at once, which the caller's loop handles the same way.
+    pub fn job_state(&mut self, job_id: &str, wait_secs: u64) -> anyhow::Result<JobState> {
         let path = format!("/api/v1/scans/{job_id}");
-        let reply = self.call("GET", &path, None, None)?;
+        let query = if wait_secs > 0 {
+            format!("{path}?wait={wait_secs}")
+        } else {
+            path.clone()
+        };
+        let reply = self.call("GET", &query, None, None)?;
         let v = reply.json(&format!("{}{path}", self.origin))?;
         Ok(JobState {
             status: v
@@ -625,9 +636,12 @@ impl RemoteClient {
         })
     }
 
-    /// Polls the job until it is completed or failed, backing off from 100 ms to 1 s, and
-    /// calls `on_change` at each status change. After `timeout` it gives up with an error
-    /// naming the job and its status (the job itself stays on the server).
+    /// Waits until the job is completed or failed, calling `on_change` at each status change.
+    /// Each request is a long poll of up to [`LONG_POLL_SECS`], so the end of the scan is seen
+    /// at once and the progress line still moves; a server that answers at once anyway (one
+    /// from before long polls) is asked again after a pause growing from 100 ms to 1 s. After
+    /// `timeout` it gives up with an error naming the job and its status (the job itself stays
+    /// on the server).
     pub fn wait_for(
         &mut self,
         job_id: &str,
@@ -638,7 +652,10 @@ impl RemoteClient {
         let mut delay = Duration::from_millis(100);
         let mut last: Option<String> = None;
         loop {
-            let state = self.job_state(job_id)?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let wait = left.as_secs().min(LONG_POLL_SECS);
+            let asked = std::time::Instant::now();
+            let state = self.job_state(job_id, wait)?;
             if last.as_deref() != Some(state.status.as_str()) {
                 on_change(&state);
                 last = Some(state.status.clone());
@@ -655,8 +672,11 @@ impl RemoteClient {
                     timeout.as_secs()
                 );
             }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_secs(1));
+            // The server held the request: ask again at once. It answered at once: pause.
+            if wait == 0 || asked.elapsed() < Duration::from_secs(wait) / 2 {
+                std::thread::sleep(delay.min(left));
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
         }
     }
 

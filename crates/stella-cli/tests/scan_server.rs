@@ -5,7 +5,7 @@
 
 mod serve_support;
 
-use serve_support::{create_client, free_port, start_server, write_rootfs};
+use serve_support::{Client, create_client, free_port, start_server, write_rootfs};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -427,6 +427,18 @@ fn a_remote_scan_nobody_runs_ends_at_the_server_timeout() {
         &["--server-timeout", "soon"],
     ));
     assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+
+    // A long poll on a job nobody runs is held for the whole wait, then answers its status.
+    let mut client = Client::login(&server.base, &id, &secret);
+    let body = serde_json::json!({"image": target});
+    let (_, job_id) = client.submit_accepted(&body, "long-poll");
+    let asked = std::time::Instant::now();
+    let r = client.get(&format!("/api/v1/scans/{job_id}?wait=2"));
+    let held = asked.elapsed();
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "queued");
+    assert!(held >= std::time::Duration::from_secs(2), "{held:?}");
+    assert!(held < std::time::Duration::from_secs(10), "{held:?}");
 }
 
 #[test]

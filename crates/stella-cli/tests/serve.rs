@@ -65,7 +65,29 @@ fn serve_runs_a_scan_end_to_end_and_keeps_it_across_a_restart() {
     assert_eq!(again.status, 202, "{}", again.text);
     assert_eq!(again.json()["job_id"], job_id.as_str());
 
-    let job = a.wait_completed(&job_id, Duration::from_secs(60), Duration::from_millis(200));
+    // A wait outside 0..=20 whole seconds is refused before anything waits.
+    for wait in ["21", "-1", "soon", "1.5"] {
+        let r = a.get(&format!("/api/v1/scans/{job_id}?wait={wait}"));
+        assert_eq!(r.status, 400, "wait={wait}: {}", r.text);
+        assert_eq!(r.json()["error"], "invalid_request");
+        assert!(
+            r.json()["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("0 to 20")
+        );
+    }
+    // A long poll answers when the scan ends (a second or so here), not when the wait is over.
+    let asked = std::time::Instant::now();
+    let polled = a.get(&format!("/api/v1/scans/{job_id}?wait=20"));
+    assert_eq!(polled.status, 200, "{}", polled.text);
+    assert!(
+        asked.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        asked.elapsed()
+    );
+    let job = polled.json();
+    assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["summary"]["packages"], 2, "{job}");
     assert!(job["finished_at"].is_string(), "{job}");
 
@@ -104,6 +126,15 @@ fn serve_runs_a_scan_end_to_end_and_keeps_it_across_a_restart() {
     let other = b.get(&format!("/api/v1/scans/{job_id}"));
     assert_eq!(other.status, 404, "{}", other.text);
     assert_eq!(other.json()["error"], "not_found");
+    // Nor wait on it: the long poll answers 404 at once.
+    let asked = std::time::Instant::now();
+    let other = b.get(&format!("/api/v1/scans/{job_id}?wait=20"));
+    assert_eq!(other.status, 404, "{}", other.text);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
 
     // A token without its DPoP proof is refused.
     let bare = reqwest::blocking::Client::new()

@@ -10,10 +10,10 @@
 //! - `get`: one completed scan, then `GET /api/v1/scans/{id}` from N clients, each on its own
 //!   keep-alive connection with its own key and token, for D seconds: latency percentiles and
 //!   throughput;
-//! - `sequential`: J jobs one after another (the queue is empty at each submit): submit, poll
-//!   until completed; the queue latency (`started_at - created_at`), the worker's time
-//!   (`finished_at - started_at`), the wall time the client sees and the difference (the API's
-//!   share of the wall time);
+//! - `sequential`: J jobs one after another (the queue is empty at each submit): submit, wait
+//!   until completed (long polls with `?wait=`, or a poll every `--poll-ms`); the queue latency
+//!   (`started_at - created_at`), the worker's time (`finished_at - started_at`), the wall time
+//!   the client sees and the difference (the API's share of the wall time);
 //! - `throughput`: K jobs kept in flight for D seconds: scans completed per minute.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -61,7 +61,8 @@ enum Mode {
         #[arg(long, default_value_t = 50)]
         jobs: usize,
         /// How often the job is polled while it runs; bounds how late completion is seen.
-        #[arg(long, default_value_t = 2)]
+        /// 0 (the default): long polls (`?wait=`), answered as the job finishes.
+        #[arg(long, default_value_t = 0)]
         poll_ms: u64,
     },
     /// Jobs kept in flight for a while: scans completed per minute.
@@ -73,7 +74,8 @@ enum Mode {
         inflight: usize,
         #[arg(long, default_value_t = 60)]
         duration_secs: u64,
-        #[arg(long, default_value_t = 50)]
+        /// As for `sequential`: 0 (the default) long-polls.
+        #[arg(long, default_value_t = 0)]
         poll_ms: u64,
     },
 }
@@ -231,10 +233,13 @@ impl Session {
             .ok_or_else(|| anyhow!("no job_id in {}", r.text()))
     }
 
-    async fn job(&mut self, id: &str) -> Result<Value> {
-        let r = self
-            .request("GET", &format!("/api/v1/scans/{id}"), None)
-            .await?;
+    /// `GET /api/v1/scans/{id}`, held by the server up to `wait_secs` until the job finishes.
+    async fn job(&mut self, id: &str, wait_secs: u64) -> Result<Value> {
+        let path = match wait_secs {
+            0 => format!("/api/v1/scans/{id}"),
+            w => format!("/api/v1/scans/{id}?wait={w}"),
+        };
+        let r = self.request("GET", &path, None).await?;
         if r.status != 200 {
             if r.status == 429 {
                 bail!("{}", RATE_LIMITED);
@@ -244,7 +249,8 @@ impl Session {
         Ok(r.json())
     }
 
-    /// Polls `id` every `every` until it is completed; the job, and when completion was seen.
+    /// Waits for `id` to complete: a long poll (`?wait=`) when `every` is zero, else a poll
+    /// every `every`; the job, and when completion was seen.
     async fn wait(
         &mut self,
         id: &str,
@@ -253,7 +259,11 @@ impl Session {
     ) -> Result<(Value, Instant)> {
         let deadline = Instant::now() + limit;
         loop {
-            let job = self.job(id).await?;
+            let job = if every.is_zero() {
+                self.job(id, LONG_POLL_SECS).await?
+            } else {
+                self.job(id, 0).await?
+            };
             match job["status"].as_str() {
                 Some("completed") => return Ok((job, Instant::now())),
                 Some("failed") => bail!("scan {id} failed: {}", job["error"]),
@@ -266,6 +276,9 @@ impl Session {
         }
     }
 }
+
+/// The `?wait=` of a long poll, in seconds.
+const LONG_POLL_SECS: u64 = 20;
 
 const RATE_LIMITED: &str = "the server answered 429: start it with STELLA_RATE_LIMIT_PER_CLIENT=0 \
      STELLA_RATE_LIMIT_PER_TENANT=0 STELLA_RATE_LIMIT_ANONYMOUS=0 for a benchmark";

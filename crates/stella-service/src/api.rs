@@ -4,6 +4,7 @@
 //! every Db call is scoped by it: another tenant's job answers 404, like a missing one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -36,7 +37,13 @@ pub struct ApiState {
     pub guard: Arc<ResourceGuard>,
     pub ports: Ports,
     pub allow_local_targets: bool,
+    /// Wakes `GET /api/v1/scans/{id}?wait=` when the job finishes.
+    pub watch: crate::watch::JobWatch,
 }
+
+/// The longest `?wait=` a status request may ask for, in seconds: well inside the gateway's
+/// upstream timeout, so a long poll through a remote gateway never turns into a 504.
+pub const MAX_WAIT_SECS: u64 = 20;
 
 impl FromRef<ApiState> for Arc<ResourceGuard> {
     fn from_ref(s: &ApiState) -> Self {
@@ -296,12 +303,44 @@ async fn load_job(state: &ApiState, tenant: &str, id: &str) -> Result<Job, ApiEr
         .ok_or_else(ApiError::not_found)
 }
 
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    wait: Option<String>,
+}
+
+/// The job's status. With `?wait=SECONDS` (0 to [`MAX_WAIT_SECS`]) a long poll: the answer
+/// comes as soon as the job is completed or failed, or when the wait is over, whichever is
+/// first, so a client sees the end of a scan at once without polling.
 async fn get_scan(
     State(state): State<ApiState>,
     auth: Authorized<ScansRead>,
     Path(id): Path<String>,
+    Query(q): Query<StatusQuery>,
 ) -> Result<Response, ApiError> {
-    let job = load_job(&state, &auth.principal.tenant, &id).await?;
+    let tenant = auth.principal.tenant;
+    let wait = match q.wait.as_deref() {
+        None => 0,
+        Some(w) => match w.parse::<u64>() {
+            Ok(secs) if secs <= MAX_WAIT_SECS => secs,
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "wait={w:?}: expected whole seconds from 0 to {MAX_WAIT_SECS}"
+                )));
+            }
+        },
+    };
+    let job = if wait == 0 {
+        load_job(&state, &tenant, &id).await?
+    } else {
+        state
+            .watch
+            .wait_finished(&tenant, &id, Duration::from_secs(wait), || {
+                state.ports.db.get_job(&tenant, &id)
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(ApiError::not_found)?
+    };
     Ok(axum::Json(job_json(&job)).into_response())
 }
 

@@ -8,7 +8,8 @@
 //!   kept as PEM in the data directory ([`load_or_create_signing_key`]);
 //! - the **scanner web service** ([`api`]): `POST /api/v1/scans` inserts a job for the caller's
 //!   tenant and publishes `{job_id, tenant}` on the `scanner:jobs` stream; `GET` routes read jobs,
-//!   SBOMs and findings, always scoped by the tenant of the DPoP-bound token;
+//!   SBOMs and findings, always scoped by the tenant of the DPoP-bound token; a status request
+//!   may long-poll (`?wait=`), woken by the job's event ([`watch`]);
 //! - the **scanner worker** ([`worker`]): claims deliveries from `scanner:jobs` in the `workers`
 //!   group, takes the job in the Db under a lease it heartbeats, runs the same pipeline as
 //!   `stella scan` (`stella_scanner::scan`, then advisory matching when a snapshot exists, then the
@@ -27,6 +28,7 @@ pub mod config;
 pub mod gateway;
 pub mod openapi;
 pub mod roles;
+pub mod watch;
 pub mod worker;
 
 pub use authority::{DbClientStore, load_or_create_nonce_key, load_or_create_signing_key};

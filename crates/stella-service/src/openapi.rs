@@ -393,9 +393,24 @@ fn get_scan_operation() -> Value {
     scan_operation(
         "getScan",
         "One scan job",
-        "The job's status, timestamps, attempts, error and summary.",
+        "The job's status, timestamps, attempts, error and summary. With `wait` it is a long \
+         poll: the answer comes as soon as the job is completed or failed, or when the wait is \
+         over, whichever is first.",
         SCOPE_READ,
-        vec![id_parameter()],
+        vec![
+            id_parameter(),
+            json!({
+                "name": "wait",
+                "in": "query",
+                "required": false,
+                "description": format!(
+                    "Seconds to hold the request while the job is queued or running, from 0 \
+                     (the default: answer at once) to {}. Another value answers 400.",
+                    crate::api::MAX_WAIT_SECS
+                ),
+                "schema": {"type": "integer", "minimum": 0, "maximum": crate::api::MAX_WAIT_SECS},
+            }),
+        ],
         json!({"200": json_response("The scan job.", schema_ref("Scan"), json!({}))}),
     )
 }

@@ -113,6 +113,7 @@ pub async fn run_roles(
                 guard: Arc::new(guard),
                 ports: ports.clone(),
                 allow_local_targets: config.allow_local_targets,
+                watch: crate::watch::JobWatch::start(ports.bus.clone()),
             }))
         }
         _ => None,

@@ -329,6 +329,45 @@ async fn queued_and_unacked_messages_survive_a_reconnect(ctx: Arc<Ctx>) {
     ack_all(&*bus, s, &taken).await;
 }
 
+async fn every_tail_sees_every_later_message_in_order(ctx: Arc<Ctx>) {
+    let (bus, s) = (ctx.bus.clone(), ctx.stream.clone());
+    bus.ensure_group(&s, GROUP).await.unwrap();
+    bus.publish(&s, b"before").await.unwrap();
+    let mut here = bus.tail(&s).await.unwrap();
+    // A second adapter: another process following the same stream.
+    let mut elsewhere = ctx.reopen().await.tail(&s).await.unwrap();
+    let later = ["one", "two", "three"];
+    for m in later {
+        bus.publish(&s, m.as_bytes()).await.unwrap();
+    }
+    for tail in [&mut here, &mut elsewhere] {
+        for m in later {
+            let got = tokio::time::timeout(Duration::from_secs(5), tail.next())
+                .await
+                .expect("a tail hears of a publish")
+                .expect("the tail is open");
+            assert_eq!(got, m.as_bytes());
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), tail.next())
+                .await
+                .is_err(),
+            "nothing else was published"
+        );
+    }
+    // Tails take nothing from the groups: the group still gets all four.
+    let got = bus
+        .claim(&s, GROUP, "c1", 10, Duration::from_secs(1))
+        .await
+        .unwrap();
+    let payloads: Vec<_> = got.iter().map(|d| d.payload.clone()).collect();
+    assert_eq!(
+        payloads,
+        ["before", "one", "two", "three"].map(|m| m.as_bytes())
+    );
+    ack_all(&*bus, &s, &got).await;
+}
+
 macro_rules! conformance {
     ($($test:ident),* $(,)?) => {
         mod embedded {
@@ -366,6 +405,7 @@ conformance!(
     two_consumers_of_a_group_never_get_the_same_message,
     a_dead_lettered_message_carries_its_error_and_leaves_the_group,
     queued_and_unacked_messages_survive_a_reconnect,
+    every_tail_sees_every_later_message_in_order,
 );
 
 #[tokio::test]

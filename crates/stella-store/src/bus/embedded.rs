@@ -8,7 +8,7 @@
 //! the stream is deleted. A blocking claim waits on an in-process notification, with a short
 //! poll so publishes from another process are seen too.
 
-use super::{Bus, BusError, Delivery};
+use super::{Bus, BusError, Delivery, TAIL_BUFFER, Tail};
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -81,14 +81,58 @@ impl EmbeddedBus {
         stream: &str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, BusError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| BusError::backend(BACKEND, op, stream, e))?
-        .map_err(|e| BusError::backend(BACKEND, op, stream, e))
+        call(&self.conn, op, stream, f).await
+    }
+
+    /// Reads the messages of `stream` after `last` into `tx`, on every publish in this process
+    /// and every [`POLL`] (publishes from other processes), until `tx`'s tail is dropped.
+    async fn follow(
+        conn: Arc<Mutex<Connection>>,
+        published: Arc<Notify>,
+        stream: String,
+        mut last: i64,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+    ) {
+        loop {
+            // Created before the read, so a publish during it still wakes the wait below.
+            let notified = published.notified();
+            let s = stream.clone();
+            let rows = call(&conn, "tail", &stream, move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT seq, payload FROM bus_messages
+                     WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )?;
+                stmt.query_map(params![s, last, TAIL_BUFFER as i64], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await;
+            let full = match rows {
+                Ok(rows) => {
+                    let full = rows.len() == TAIL_BUFFER;
+                    for (seq, payload) in rows {
+                        last = seq;
+                        if tx.send(Bytes::from(payload)).await.is_err() {
+                            return;
+                        }
+                    }
+                    full
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "tailing the embedded bus failed; retrying");
+                    false
+                }
+            };
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = tx.closed() => return,
+            }
+        }
     }
 
     /// Hands out up to `max` new messages, or none.
@@ -168,6 +212,23 @@ impl EmbeddedBus {
             })
             .collect())
     }
+}
+
+/// Runs `f` on the connection on the blocking pool.
+async fn call<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    op: &'static str,
+    stream: &str,
+    f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+) -> Result<T, BusError> {
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| BusError::backend(BACKEND, op, stream, e))?
+    .map_err(|e| BusError::backend(BACKEND, op, stream, e))
 }
 
 #[async_trait]
@@ -319,6 +380,28 @@ impl Bus for EmbeddedBus {
                 deliveries: deliveries as u64,
             })
             .collect())
+    }
+
+    async fn tail(&self, stream: &str) -> Result<Tail, BusError> {
+        let s = stream.to_string();
+        let last: i64 = self
+            .call("tail", stream, move |conn| {
+                conn.query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM bus_messages WHERE stream = ?1",
+                    [&s],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(TAIL_BUFFER);
+        tokio::spawn(Self::follow(
+            Arc::clone(&self.conn),
+            Arc::clone(&self.published),
+            stream.to_string(),
+            last,
+            tx,
+        ));
+        Ok(Tail::from_channel(rx))
     }
 
     fn dead_letter_stream(&self, stream: &str) -> String {

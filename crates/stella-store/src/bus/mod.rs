@@ -9,7 +9,8 @@
 //!   [`Bus::reclaim_idle`] after it has been idle `min_idle` (Redis `XAUTOCLAIM`, the embedded
 //!   bus), or after the consumer's `ack_wait` (NATS JetStream redelivers on its own);
 //! - [`Delivery::deliveries`] counts hand-outs, so a worker can dead-letter a poison message;
-//! - [`Bus::dead_letter`] moves a delivery to the stream's dead-letter stream with its error.
+//! - [`Bus::dead_letter`] moves a delivery to the stream's dead-letter stream with its error;
+//! - [`Bus::tail`] follows a stream outside any group: every tail sees every later message.
 //!
 //! Adapters: Redis/Valkey streams (`redis://…`), NATS JetStream (`nats://…`), and the
 //! embedded bus (`memory`): a SQLite file in the data directory, so the single-process mode
@@ -81,6 +82,35 @@ pub struct Delivery {
     /// of this delivery on NATS.
     pub receipt: String,
 }
+
+/// What [`Bus::tail`] returns: the messages published on one stream after the tail was opened,
+/// in order. Dropping it stops the reading.
+pub struct Tail {
+    inner: futures_util::stream::BoxStream<'static, Bytes>,
+}
+
+impl Tail {
+    pub(crate) fn new(inner: futures_util::stream::BoxStream<'static, Bytes>) -> Self {
+        Tail { inner }
+    }
+
+    /// A tail fed by a background reader through `rx`; the reader stops when the tail is
+    /// dropped (its sends fail).
+    pub(crate) fn from_channel(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Self {
+        Tail::new(Box::pin(futures_util::stream::unfold(rx, |mut rx| async {
+            rx.recv().await.map(|m| (m, rx))
+        })))
+    }
+
+    /// The next message; `None` when the tail has ended (the bus is gone).
+    pub async fn next(&mut self) -> Option<Bytes> {
+        use futures_util::StreamExt as _;
+        self.inner.next().await
+    }
+}
+
+/// How many messages a tail's background reader holds for a slow reader before it waits.
+pub(crate) const TAIL_BUFFER: usize = 256;
 
 /// What a dead-letter stream carries: the failed message and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,6 +208,12 @@ pub trait Bus: Send + Sync {
         self.ack(stream, group, delivery).await?;
         Ok(id)
     }
+    /// Follows `stream` from now on, outside any group and without acknowledgements: every
+    /// tail sees every message published after it was opened (`XREAD` on Redis, a core
+    /// subscription on NATS, the table read on each publish on the embedded bus). For watchers
+    /// that want to hear of a change at once and then read the source of truth, never for
+    /// work: across a lost connection a tail may miss messages, so watchers re-check on a timer.
+    async fn tail(&self, stream: &str) -> Result<Tail, BusError>;
     /// Where [`Bus::dead_letter`] puts a stream's failures: `<stream>:dead` on Redis and the
     /// embedded bus, the subject `<stream>.dead` on NATS. It is a stream like any other.
     fn dead_letter_stream(&self, stream: &str) -> String;

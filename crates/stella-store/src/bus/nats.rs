@@ -7,7 +7,7 @@
 //! is how a dead worker's message reaches another. [`Delivery::receipt`] is the delivery's ack
 //! subject, so any process can acknowledge it.
 
-use super::{Bus, BusError, Delivery};
+use super::{Bus, BusError, Delivery, Tail};
 use async_nats::jetstream::{self, consumer::pull, stream};
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -267,6 +267,18 @@ impl Bus for NatsBus {
         // same). `min_idle` is the consumer's `ack_wait`, fixed when the group was created.
         self.pull("reclaim", stream, group, max, Duration::from_millis(500))
             .await
+    }
+
+    async fn tail(&self, stream: &str) -> Result<Tail, BusError> {
+        // A JetStream publish is a core publish on the subject, so a plain subscription sees
+        // every later message without a consumer on the server. The client resubscribes
+        // after a reconnect; what was published while it was away is missed (see the trait).
+        let subscriber = self
+            .client
+            .subscribe(stream.to_string())
+            .await
+            .map_err(|e| BusError::backend(BACKEND, "tail", stream, e))?;
+        Ok(Tail::new(Box::pin(subscriber.map(|m| m.payload))))
     }
 
     fn dead_letter_stream(&self, stream: &str) -> String {

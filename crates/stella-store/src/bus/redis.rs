@@ -4,7 +4,7 @@
 //! blocking `XREADGROUP` gets a connection of its own: on the shared multiplexed connection it
 //! would hold up every other command, and trip the manager's 500 ms response timeout.
 
-use super::{Bus, BusError, Delivery};
+use super::{Bus, BusError, Delivery, TAIL_BUFFER, Tail};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
@@ -189,6 +189,73 @@ fn is_nogroup(e: &BusError) -> bool {
     matches!(e, BusError::Backend { source, .. } if source.to_string().contains("NOGROUP"))
 }
 
+/// Reads `stream` after the entry `last` into `tx` with `XREAD BLOCK` on a connection of its
+/// own, reconnecting with backoff, until `tx`'s tail is dropped.
+async fn follow(
+    client: Client,
+    stream: String,
+    mut last: String,
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) {
+    const OP: &str = "tail";
+    // Short enough that a dropped tail's reader ends soon after.
+    const BLOCK: Duration = Duration::from_secs(2);
+    let config = AsyncConnectionConfig::new().set_response_timeout(Some(BLOCK * 3));
+    let mut conn = None;
+    let mut backoff = Duration::from_millis(100);
+    while !tx.is_closed() {
+        let result = async {
+            if conn.is_none() {
+                conn = Some(
+                    client
+                        .get_multiplexed_async_connection_with_config(&config)
+                        .await
+                        .map_err(|e| BusError::backend(BACKEND, OP, &stream, e))?,
+                );
+            }
+            let c = conn.as_mut().expect("connected above");
+            let reply: Value = redis::cmd("XREAD")
+                .arg("COUNT")
+                .arg(TAIL_BUFFER)
+                .arg("BLOCK")
+                .arg(BLOCK.as_millis() as u64)
+                .arg("STREAMS")
+                .arg(&stream)
+                .arg(&last)
+                .query_async(c)
+                .await
+                .map_err(|e| BusError::backend(BACKEND, OP, &stream, e))?;
+            // Nil on timeout, else [[stream, entries]].
+            match as_array(&reply)
+                .and_then(|s| s.first())
+                .and_then(as_array)
+                .and_then(|s| s.get(1))
+            {
+                Some(entries) => parse_entries(OP, &stream, entries),
+                None => Ok(Vec::new()),
+            }
+        }
+        .await;
+        match result {
+            Ok(entries) => {
+                backoff = Duration::from_millis(100);
+                for (id, payload) in entries {
+                    last = id;
+                    if tx.send(payload).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "tailing a Redis stream failed; reconnecting");
+                conn = None;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 fn as_array(v: &Value) -> Option<&Vec<Value>> {
     match v {
         Value::Array(items) | Value::Set(items) => Some(items),
@@ -360,6 +427,30 @@ impl Bus for RedisBus {
             }
             other => other,
         }
+    }
+
+    async fn tail(&self, stream: &str) -> Result<Tail, BusError> {
+        const OP: &str = "tail";
+        // Start after the newest entry; an empty or missing stream starts at the beginning.
+        let top: Value = self
+            .query(
+                OP,
+                stream,
+                redis::cmd("XREVRANGE")
+                    .arg(stream)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1),
+            )
+            .await?;
+        let last = parse_entries(OP, stream, &top)?
+            .into_iter()
+            .next()
+            .map_or_else(|| "0-0".to_string(), |(id, _)| id);
+        let (tx, rx) = tokio::sync::mpsc::channel(TAIL_BUFFER);
+        tokio::spawn(follow(self.client.clone(), stream.to_string(), last, tx));
+        Ok(Tail::from_channel(rx))
     }
 
     fn dead_letter_stream(&self, stream: &str) -> String {
