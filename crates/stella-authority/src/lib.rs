@@ -34,4 +34,4 @@ pub use dpop::{
 pub use jose::{JoseError, PublicKey, SigningKey};
 pub use resource::{AuthError, Authorized, Principal, RequiredScope, ResourceGuard};
 pub use server::{Authority, AuthorityConfig, TokenEndpointError};
-pub use token::{AccessTokenClaims, Confirmation, TokenError, verify_access_token};
+pub use token::{AccessTokenClaims, Confirmation, TokenError, VerifiedTokens, verify_access_token};

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::dpop::{DpopError, DpopVerifier, ProofContext, SUPPORTED_ALGS};
 use crate::jose::PublicKey;
-use crate::token::{TokenError, verify_access_token};
+use crate::token::{TokenError, VerifiedTokens};
 
 /// Who is calling, once authorized.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +118,7 @@ pub struct ResourceGuard {
     dpop: DpopVerifier,
     clock: Arc<dyn Clock>,
     public_base_url: String,
+    verified: Arc<VerifiedTokens>,
 }
 
 impl std::fmt::Debug for ResourceGuard {
@@ -150,6 +151,7 @@ impl ResourceGuard {
             dpop,
             clock,
             public_base_url,
+            verified: Arc::default(),
         }
     }
 
@@ -181,7 +183,9 @@ impl ResourceGuard {
             return Err(AuthError::MissingToken);
         }
         let now = self.clock.now();
-        let claims = verify_access_token(token, &self.keys, &self.issuer, &self.audience, now)?;
+        let claims = self
+            .verified
+            .verify(token, &self.keys, &self.issuer, &self.audience, now)?;
 
         let proofs: Vec<&str> = parts
             .headers

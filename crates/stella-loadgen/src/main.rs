@@ -13,7 +13,9 @@
 //! - `sequential`: J jobs one after another (the queue is empty at each submit): submit, wait
 //!   until completed (long polls with `?wait=`, or a poll every `--poll-ms`); the queue latency
 //!   (`started_at - created_at`), the worker's time (`finished_at - started_at`), the wall time
-//!   the client sees and the difference (the API's share of the wall time);
+//!   the client sees and the difference (the API's share of the wall time), which splits into
+//!   the time until the job row exists, the queue latency, and the time from `finished_at`
+//!   until the client has the answer;
 //! - `throughput`: K jobs kept in flight for D seconds: scans completed per minute.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -402,14 +404,21 @@ async fn run_sequential(cli: &Cli, image: &str, jobs: usize, poll: Duration) -> 
     s.wait(&id, poll, Duration::from_secs(300)).await?;
     let (mut queue, mut worker, mut wall, mut overhead, mut post) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut to_insert, mut to_seen) = (Vec::new(), Vec::new());
     for _ in 0..jobs {
+        // The server's timestamps come from the same clock (loopback), so the overhead splits
+        // into: before the job row exists, the queue, and after the worker finished.
+        let sent = time::OffsetDateTime::now_utc();
         let t0 = Instant::now();
         let id = s.submit(image).await?;
         post.push(ms(t0.elapsed()));
         let (job, seen) = s.wait(&id, poll, Duration::from_secs(300)).await?;
+        let seen_at = time::OffsetDateTime::now_utc() - (Instant::now() - seen);
         let w = ms(seen - t0);
         let scan = span_ms(&job, "started_at", "finished_at")?;
         queue.push(span_ms(&job, "created_at", "started_at")?);
+        to_insert.push((ts(&job, "created_at")? - sent).as_seconds_f64() * 1000.0);
+        to_seen.push((seen_at - ts(&job, "finished_at")?).as_seconds_f64() * 1000.0);
         worker.push(scan);
         wall.push(w);
         overhead.push(w - scan);
@@ -423,6 +432,8 @@ async fn run_sequential(cli: &Cli, image: &str, jobs: usize, poll: Duration) -> 
         "worker_ms": percentiles(worker),
         "wall_ms": percentiles(wall),
         "overhead_ms": percentiles(overhead),
+        "until_inserted_ms": percentiles(to_insert),
+        "finished_until_seen_ms": percentiles(to_seen),
     }))
 }
 

@@ -32,7 +32,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota};
-use stella_authority::{AccessTokenClaims, PublicKey, verify_access_token};
+use stella_authority::{AccessTokenClaims, PublicKey, VerifiedTokens};
 use tower::ServiceExt as _;
 
 use super::{RateLimits, Route, error};
@@ -154,6 +154,8 @@ pub(crate) struct Limiter {
     issuer: String,
     audience: String,
     requests: AtomicU64,
+    /// Tokens whose signature was checked already: one ES256 check per token, not per request.
+    verified: VerifiedTokens,
 }
 
 impl Limiter {
@@ -175,6 +177,7 @@ impl Limiter {
             issuer,
             audience,
             requests: AtomicU64::new(0),
+            verified: VerifiedTokens::default(),
         }
     }
 
@@ -187,7 +190,10 @@ impl Limiter {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        match verify_access_token(token, &keys, &self.issuer, &self.audience, now) {
+        match self
+            .verified
+            .verify(token, &keys, &self.issuer, &self.audience, now)
+        {
             Ok(claims) => Some(claims),
             Err(e) => {
                 tracing::debug!(error = %e, "access token not verified; rate limited as anonymous");

@@ -25,7 +25,12 @@ const TIME_FORMAT: &[FormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
 
 pub struct SqliteDb {
+    /// The one writer: SQLite takes one write at a time anyway.
     conn: Arc<Mutex<Connection>>,
+    /// Reads go through a second connection: in WAL mode a reader sees the last commit without
+    /// waiting for a write in progress, so a status request does not queue behind a worker's
+    /// commit and its disk sync.
+    reader: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -130,13 +135,25 @@ impl SqliteDb {
         })
         .await
         .map_err(|e| DbError::backend(BACKEND, "open", e))??;
-        let db = SqliteDb {
-            conn: Arc::new(Mutex::new(conn)),
+        let conn = Arc::new(Mutex::new(conn));
+        call_on(&conn, "migrate", |c| migrate(c, super::SQLITE_MIGRATIONS)).await?;
+        let p = path.clone();
+        let reader = tokio::task::spawn_blocking(move || -> Result<Connection, DbError> {
+            const OP: &str = "open";
+            let conn = Connection::open(&p).map_err(err(OP))?;
+            conn.busy_timeout(Duration::from_secs(10))
+                .map_err(err(OP))?;
+            conn.pragma_update(None, "query_only", "ON")
+                .map_err(err(OP))?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| DbError::backend(BACKEND, "open", e))??;
+        Ok(SqliteDb {
+            conn,
+            reader: Arc::new(Mutex::new(reader)),
             path,
-        };
-        db.call("migrate", |c| migrate(c, super::SQLITE_MIGRATIONS))
-            .await?;
-        Ok(db)
+        })
     }
 
     /// The database file.
@@ -144,22 +161,40 @@ impl SqliteDb {
         &self.path
     }
 
-    /// Runs `f` on the connection on the blocking pool.
+    /// Runs `f` on the writing connection on the blocking pool.
     async fn call<T: Send + 'static>(
         &self,
         op: &'static str,
         f: impl FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, DbError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic in another call poisons the mutex but leaves the connection usable:
-            // SQLite rolled back whatever that call had open.
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| DbError::backend(BACKEND, op, e))?
+        call_on(&self.conn, op, f).await
     }
+
+    /// Runs `f`, which only reads, on the reading connection.
+    async fn call_read<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        call_on(&self.reader, op, f).await
+    }
+}
+
+/// Runs `f` on `conn` on the blocking pool.
+async fn call_on<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    op: &'static str,
+    f: impl FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+) -> Result<T, DbError> {
+    let conn = Arc::clone(conn);
+    tokio::task::spawn_blocking(move || {
+        // A panic in another call poisons the mutex but leaves the connection usable: SQLite
+        // rolled back whatever that call had open.
+        let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    })
+    .await
+    .map_err(|e| DbError::backend(BACKEND, op, e))?
 }
 
 /// Applies pending migrations in one immediate transaction (which takes the write lock, so
@@ -274,7 +309,7 @@ impl Db for SqliteDb {
     async fn get_client(&self, client_id: &str) -> Result<Option<OAuthClient>, DbError> {
         const OP: &str = "get client";
         let client_id = client_id.to_string();
-        self.call(OP, move |c| {
+        self.call_read(OP, move |c| {
             let row = c
                 .query_row(
                     "SELECT client_id, tenant, secret_hash, scopes FROM oauth_clients
@@ -353,7 +388,7 @@ impl Db for SqliteDb {
     async fn get_job(&self, tenant: &str, id: &str) -> Result<Option<Job>, DbError> {
         const OP: &str = "get job";
         let (tenant, id) = (tenant.to_string(), id.to_string());
-        self.call(OP, move |c| {
+        self.call_read(OP, move |c| {
             select_job(c, OP, "tenant = ?1 AND id = ?2", &[&tenant, &id])
         })
         .await
@@ -373,7 +408,7 @@ impl Db for SqliteDb {
             .map(|(at, id)| (fmt_time(at), id));
         let tenant = tenant.to_string();
         let raws = self
-            .call(OP, move |c| {
+            .call_read(OP, move |c| {
                 let fetch = limit + 1;
                 let raws = match &after {
                     None => {
@@ -527,7 +562,7 @@ impl Db for SqliteDb {
         const OP: &str = "list stale jobs";
         let (before, limit) = (fmt_time(stale_before), page_limit(limit));
         let raws = self
-            .call(OP, move |c| {
+            .call_read(OP, move |c| {
                 let mut stmt = c
                     .prepare(&format!(
                         "SELECT {JOB_COLUMNS} FROM scan_jobs
@@ -594,7 +629,7 @@ impl Db for SqliteDb {
     ) -> Result<Option<SbomDocument>, DbError> {
         const OP: &str = "get sbom document";
         let args = [tenant, job, format].map(str::to_string);
-        self.call(OP, move |c| {
+        self.call_read(OP, move |c| {
             c.query_row(
                 "SELECT format, blob_key, digest FROM sbom_documents
                  WHERE tenant = ?1 AND job_id = ?2 AND format = ?3",
@@ -699,7 +734,7 @@ impl Db for SqliteDb {
     async fn get_findings(&self, tenant: &str, job: &str) -> Result<Vec<FindingRow>, DbError> {
         const OP: &str = "get findings";
         let (tenant, job) = (tenant.to_string(), job.to_string());
-        self.call(OP, move |c| {
+        self.call_read(OP, move |c| {
             let mut stmt = c
                 .prepare(
                     "SELECT advisory_id, purl, severity, payload FROM findings
