@@ -105,14 +105,7 @@ impl EmbeddedBus {
             let notified = published.notified();
             let s = stream.clone();
             let rows = call(&conn, "tail", &stream, move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "SELECT seq, payload FROM bus_messages
-                     WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-                )?;
-                stmt.query_map(params![s, last, TAIL_BUFFER as i64], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
+                messages_after(conn, &s, last, TAIL_BUFFER)
             })
             .await;
             let full = match rows {
@@ -164,16 +157,7 @@ impl EmbeddedBus {
                 let Some(last) = last else {
                     return Err(rusqlite::Error::QueryReturnedNoRows);
                 };
-                let rows = {
-                    let mut stmt = tx.prepare(
-                        "SELECT seq, payload FROM bus_messages
-                         WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-                    )?;
-                    stmt.query_map(params![s, last, max.max(1) as i64], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
-                };
+                let rows = messages_after(&tx, &s, last, max.max(1))?;
                 if let Some((seq, _)) = rows.last() {
                     tx.execute(
                         "UPDATE bus_groups SET last_seq = ?3 WHERE stream = ?1 AND grp = ?2",
@@ -219,6 +203,23 @@ impl EmbeddedBus {
             })
             .collect())
     }
+}
+
+/// Up to `limit` messages of `stream` after the sequence number `after`, oldest first.
+fn messages_after(
+    conn: &Connection,
+    stream: &str,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, payload FROM bus_messages
+         WHERE stream = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    stmt.query_map(params![stream, after, limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    })?
+    .collect()
 }
 
 /// Runs `f` on the connection on the blocking pool.

@@ -76,14 +76,7 @@ impl RedisBus {
                 .await
                 .map_err(|e| BusError::backend(BACKEND, OP, stream, e))?
         };
-        // Nil on timeout, else [[stream, entries]].
-        let entries = match as_array(&reply).and_then(|s| s.first()).and_then(as_array) {
-            Some(s) => match s.get(1) {
-                Some(entries) => parse_entries(OP, stream, entries)?,
-                None => Vec::new(),
-            },
-            None => Vec::new(),
-        };
+        let entries = read_entries(OP, stream, &reply)?;
         Ok(entries
             .into_iter()
             .map(|(id, payload)| Delivery {
@@ -225,15 +218,7 @@ async fn follow(
                 .query_async(c)
                 .await
                 .map_err(|e| BusError::backend(BACKEND, OP, &stream, e))?;
-            // Nil on timeout, else [[stream, entries]].
-            match as_array(&reply)
-                .and_then(|s| s.first())
-                .and_then(as_array)
-                .and_then(|s| s.get(1))
-            {
-                Some(entries) => parse_entries(OP, &stream, entries),
-                None => Ok(Vec::new()),
-            }
+            read_entries(OP, &stream, &reply)
         }
         .await;
         match result {
@@ -253,6 +238,23 @@ async fn follow(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// The entries of an `XREAD`/`XREADGROUP` reply on one stream: nil on timeout, else
+/// `[[stream, entries]]`.
+fn read_entries(
+    op: &'static str,
+    stream: &str,
+    reply: &Value,
+) -> Result<Vec<(String, Bytes)>, BusError> {
+    match as_array(reply)
+        .and_then(|s| s.first())
+        .and_then(as_array)
+        .and_then(|s| s.get(1))
+    {
+        Some(entries) => parse_entries(op, stream, entries),
+        None => Ok(Vec::new()),
     }
 }
 
