@@ -25,7 +25,7 @@
 #
 # Settings: CONC (16), GET_SECS (20), GET1_SECS (10), JOBS (50), POLL_MS (0: long polls with ?wait=), TPUT_SECS (60), INFLIGHT (4),
 # BENCH_RESULTS (file for the JSON lines; default: a temp file, printed at the end),
-# BENCH_SKIP_PG=1 (embedded only), STELLA_BIN and LOADGEN_BIN (prebuilt release binaries; both
+# BENCH_SERVE_LOG (file to keep the servers' logs in), BENCH_SKIP_PG=1 (embedded only), STELLA_BIN and LOADGEN_BIN (prebuilt release binaries; both
 # set: no cargo build). Needs PostgreSQL and Redis on loopback unless skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +61,7 @@ cleanup() {
   fi
   if [ -n "$REDIS_URL" ]; then redis-cli -u "$REDIS_URL" FLUSHDB >/dev/null 2>&1 || true; fi
   if [ -z "${BENCH_RESULTS:-}" ]; then cp "$RESULTS" "${TMPDIR:-/tmp}/stella-api-bench.jsonl"; fi
+  if [ -n "${BENCH_SERVE_LOG:-}" ]; then cp "$W/serve.log" "$BENCH_SERVE_LOG" 2>/dev/null || true; fi
   rm -rf "$W"
 }
 trap cleanup EXIT
@@ -100,7 +101,7 @@ start_serve() {  # data-dir, serve args...
   local data=$1; shift
   local port; port=$(free_port)
   STELLA_DATA_DIR="$data" \
-    STELLA_RATE_LIMIT_PER_CLIENT=0 STELLA_RATE_LIMIT_PER_TENANT=0 STELLA_RATE_LIMIT_ANONYMOUS=0 \
+    STELLA_RATE_LIMIT_PER_CLIENT=0 STELLA_RATE_LIMIT_PER_TENANT=0 STELLA_RATE_LIMIT_ANONYMOUS=0 RUST_LOG="${RUST_LOG:-warn}" \
     "$STELLA" serve --listen "127.0.0.1:$port" "$@" 2>>"$W/serve.log" &
   PIDS+=("$!")
   BASE="http://127.0.0.1:$port"

@@ -91,11 +91,22 @@ pub trait ReplayCache: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<bool, ReplayCacheError>>;
 }
 
-/// A replay cache for one process. Expired entries are swept on insert.
+/// A replay cache for one process. Expired entries are swept on insert, at most once per
+/// clock second: a sweep walks every entry, and at a thousand requests a second the cache
+/// holds hundreds of thousands of them, so sweeping on every request made each proof check
+/// cost more as the load grew.
 #[derive(Debug)]
 pub struct MemoryReplayCache {
     clock: Arc<dyn Clock>,
-    seen: Mutex<HashMap<String, u64>>,
+    seen: Mutex<SeenProofs>,
+}
+
+#[derive(Debug, Default)]
+struct SeenProofs {
+    /// Key to the second it may be forgotten.
+    expires: HashMap<String, u64>,
+    /// The clock second of the last sweep.
+    swept_at: u64,
 }
 
 impl MemoryReplayCache {
@@ -104,6 +115,15 @@ impl MemoryReplayCache {
             clock,
             seen: Mutex::default(),
         }
+    }
+
+    /// How many proofs are remembered (expired ones included until the next sweep).
+    pub fn len(&self) -> usize {
+        self.seen.lock().expect("lock").expires.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -115,10 +135,15 @@ impl ReplayCache for MemoryReplayCache {
     ) -> BoxFuture<'a, Result<bool, ReplayCacheError>> {
         let now = self.clock.now();
         let mut seen = self.seen.lock().expect("lock");
-        seen.retain(|_, expires| *expires > now);
-        let fresh = !seen.contains_key(key);
+        if now != seen.swept_at {
+            seen.expires.retain(|_, expires| *expires > now);
+            seen.swept_at = now;
+        }
+        // An entry past its time but not yet swept still counts as seen: its proof is outside
+        // the `iat` window by then, so it would be refused anyway.
+        let fresh = !seen.expires.contains_key(key);
         if fresh {
-            seen.insert(key.to_owned(), now + ttl_secs);
+            seen.expires.insert(key.to_owned(), now + ttl_secs);
         }
         Box::pin(async move { Ok(fresh) })
     }
@@ -443,5 +468,30 @@ mod tests {
         assert!(!v.nonce_is_fresh(&b64(bytes)));
         clock.advance(121);
         assert!(!v.nonce_is_fresh(&nonce));
+    }
+
+    #[test]
+    fn memory_replay_cache_refuses_repeats_and_forgets_after_the_ttl() {
+        let clock = Arc::new(crate::clock::ManualClock::new(1_000_000));
+        let cache = MemoryReplayCache::new(clock.clone());
+        let check = |key: &str| {
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap()
+                .block_on(cache.check_and_store(key, 10))
+                .unwrap()
+        };
+        assert!(check("a"));
+        assert!(!check("a"), "a repeat in the same second");
+        clock.advance(5);
+        assert!(check("b"));
+        assert!(!check("a"), "a repeat inside the ttl");
+        assert_eq!(cache.len(), 2);
+        // Past a's ttl: the next insert sweeps it, and a is new again.
+        clock.advance(6);
+        assert!(check("c"));
+        assert_eq!(cache.len(), 2, "a was swept, b and c stay");
+        assert!(check("a"));
+        assert!(!check("b"), "b is still inside its ttl");
     }
 }

@@ -17,6 +17,7 @@ pub mod clients;
 pub mod clock;
 pub mod dpop;
 pub mod jose;
+pub mod keys;
 pub mod resource;
 pub mod server;
 pub mod token;
@@ -32,6 +33,7 @@ pub use dpop::{
     ReplayCache, ReplayCacheError, VerifiedProof,
 };
 pub use jose::{JoseError, PublicKey, SigningKey};
+pub use keys::{FetchKeys, IssuerKeys, Keys};
 pub use resource::{AuthError, Authorized, Principal, RequiredScope, ResourceGuard};
 pub use server::{Authority, AuthorityConfig, TokenEndpointError};
 pub use token::{AccessTokenClaims, Confirmation, TokenError, VerifiedTokens, verify_access_token};

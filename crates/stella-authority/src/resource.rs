@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::clock::Clock;
 use crate::dpop::{DpopError, DpopVerifier, ProofContext, SUPPORTED_ALGS};
 use crate::jose::PublicKey;
+use crate::keys::{IssuerKeys, key_id};
 use crate::token::{TokenError, VerifiedTokens};
 
 /// Who is calling, once authorized.
@@ -114,7 +115,7 @@ impl IntoResponse for AuthError {
 pub struct ResourceGuard {
     issuer: String,
     audience: String,
-    keys: Vec<(String, PublicKey)>,
+    keys: Arc<IssuerKeys>,
     dpop: DpopVerifier,
     clock: Arc<dyn Clock>,
     public_base_url: String,
@@ -147,12 +148,19 @@ impl ResourceGuard {
         ResourceGuard {
             issuer,
             audience,
-            keys,
+            keys: Arc::new(IssuerKeys::fixed(keys)),
             dpop,
             clock,
             public_base_url,
             verified: Arc::default(),
         }
+    }
+
+    /// Checks tokens against `keys` instead of the fixed list given to [`ResourceGuard::new`]:
+    /// for a service in another process than the authority, which must see its key rotations.
+    pub fn with_issuer_keys(mut self, keys: Arc<IssuerKeys>) -> Self {
+        self.keys = keys;
+        self
     }
 
     /// This service's external origin, the one proofs name in `htu`.
@@ -183,9 +191,22 @@ impl ResourceGuard {
             return Err(AuthError::MissingToken);
         }
         let now = self.clock.now();
-        let claims = self
+        let keys = self.keys.current();
+        let claims = match self
             .verified
-            .verify(token, &self.keys, &self.issuer, &self.audience, now)?;
+            .verify(token, &keys, &self.issuer, &self.audience, now)
+        {
+            // Signed by a key not known here: perhaps one the issuer rotated in since.
+            Err(TokenError::BadHeader) => match key_id(token) {
+                Some(kid) if !keys.iter().any(|(k, _)| *k == kid) => {
+                    let keys = self.keys.for_kid(&kid).await;
+                    self.verified
+                        .verify(token, &keys, &self.issuer, &self.audience, now)?
+                }
+                _ => return Err(TokenError::BadHeader.into()),
+            },
+            other => other?,
+        };
 
         let proofs: Vec<&str> = parts
             .headers

@@ -240,8 +240,10 @@ async fn create_scan(
     let db = &state.ports.db;
     // No create_tenant here: tokens are only issued to clients of the Db, whose tenant
     // `stella auth client create` made, so the hot path stays one write.
-    let job = db
-        .insert_job(&tenant, &new)
+    // Published while the insert's disk sync runs, so the worker can start at once; the
+    // client hears of the job only once it is on disk.
+    let (job, durable) = db
+        .insert_job_visible(&tenant, &new)
         .await
         .map_err(ApiError::internal)?;
     // A replayed Idempotency-Key returns the first job. It is re-published while still queued,
@@ -256,6 +258,7 @@ async fn create_scan(
             .await
             .map_err(ApiError::internal)?;
     }
+    durable.wait().await.map_err(ApiError::internal)?;
     tracing::info!(job_id = %job.id, %tenant, "scan enqueued");
     let location = format!("/api/v1/scans/{}", job.id);
     let mut response = (

@@ -27,8 +27,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use stella_authority::{
-    Authority, AuthorityConfig, Clock, DpopConfig, DpopVerifier, MemoryReplayCache, PublicKey,
-    RedisReplayCache, ReplayCache, ResourceGuard, SystemClock,
+    Authority, AuthorityConfig, Clock, DpopConfig, DpopVerifier, FetchKeys, IssuerKeys,
+    MemoryReplayCache, PublicKey, RedisReplayCache, ReplayCache, ResourceGuard, SystemClock,
 };
 use tokio::sync::watch;
 
@@ -93,27 +93,42 @@ pub async fn run_roles(
         _ => None,
     };
 
-    let scan_routes = match (&dpop, &ports) {
-        (Some(dpop), Some(ports)) if config.has(Role::ScannerWeb) => {
+    // The long polls of this process's scanner-web; a worker here tells it of finished jobs
+    // directly.
+    let job_watch = match &ports {
+        Some(ports) if config.has(Role::ScannerWeb) => {
+            Some(crate::watch::JobWatch::start(ports.bus.clone()))
+        }
+        _ => None,
+    };
+    let scan_routes = match (&dpop, &ports, &job_watch) {
+        (Some(dpop), Some(ports), Some(job_watch)) => {
             let guard = match &authority {
                 Some(a) => a.resource_guard(config.public_url.clone()),
                 None => {
                     let keys = fetch_issuer_keys(&config.authority_url, stop_rx.clone()).await?;
+                    // Fetched again when tokens name a key rotated in after this start.
+                    let url = jwks_url(&config.authority_url);
+                    let refetch: FetchKeys = Arc::new(move || {
+                        let url = url.clone();
+                        Box::pin(async move { read_jwks(&url).await.map_err(|e| format!("{e:#}")) })
+                    });
                     ResourceGuard::new(
                         config.public_url.clone(),
                         AUDIENCE.into(),
-                        keys,
+                        Vec::new(),
                         dpop.clone(),
                         clock.clone(),
                         config.public_url.clone(),
                     )
+                    .with_issuer_keys(Arc::new(IssuerKeys::fetched(keys, refetch)))
                 }
             };
             Some(api::scan_routes(api::ApiState {
                 guard: Arc::new(guard),
                 ports: ports.clone(),
                 allow_local_targets: config.allow_local_targets,
-                watch: crate::watch::JobWatch::start(ports.bus.clone()),
+                watch: job_watch.clone(),
             }))
         }
         _ => None,
@@ -168,7 +183,10 @@ pub async fn run_roles(
 
     let worker_task = match &ports {
         Some(ports) if config.has(Role::ScannerWorker) => {
-            let w = worker::Worker::new(ports.clone(), config.data_dir.clone(), service.worker);
+            let mut w = worker::Worker::new(ports.clone(), config.data_dir.clone(), service.worker);
+            if let Some(watch) = &job_watch {
+                w = w.with_local_watch(watch.clone());
+            }
             Some(tokio::spawn(w.run(stop_rx.clone())))
         }
         _ => None,
@@ -261,23 +279,10 @@ async fn fetch_issuer_keys(
     authority_url: &str,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<(String, PublicKey)>> {
-    let url = format!("{}/jwks", authority_url.trim_end_matches('/'));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()?;
+    let url = jwks_url(authority_url);
     let mut backoff = Duration::from_millis(200);
     loop {
-        let attempt = async {
-            let body = http
-                .get(&url)
-                .send()
-                .await?
-                .error_for_status()?
-                .bytes()
-                .await?;
-            crate::authority::parse_jwks(&body)
-        };
-        match attempt.await {
+        match read_jwks(&url).await {
             Ok(keys) if !keys.is_empty() => return Ok(keys),
             Ok(_) => tracing::warn!(%url, "the authority's JWKS has no usable key; retrying"),
             Err(e) => {
@@ -290,4 +295,23 @@ async fn fetch_issuer_keys(
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
+}
+
+fn jwks_url(authority_url: &str) -> String {
+    format!("{}/jwks", authority_url.trim_end_matches('/'))
+}
+
+/// One read of the authority's JWKS.
+async fn read_jwks(url: &str) -> anyhow::Result<Vec<(String, PublicKey)>> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
+    let body = http
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes()
+        .await?;
+    crate::authority::parse_jwks(&body)
 }

@@ -72,6 +72,14 @@ impl JobWatch {
         watch
     }
 
+    /// Wakes the requests waiting on `(tenant, id)`, as its event would: for a worker in this
+    /// process, which knows of the finish before the event has gone round the bus.
+    pub fn notify_finished(&self, tenant: &str, id: &str) {
+        let _ = self
+            .finished
+            .send(Arc::new((tenant.to_owned(), id.to_owned())));
+    }
+
     /// Reads the job with `load` until it is finished or `wait` has passed, waking on its
     /// finished event; `None` when `load` finds no such job. Subscribes before the first read,
     /// so an event between the read and the wait is not missed.

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use sha2::Digest as _;
 use stella_model::{Inventory, ScanFindings};
 use stella_store::bus::Delivery;
-use stella_store::db::{FindingRow, Job, JobStatus, PackageRow};
+use stella_store::db::{Durable, FindingRow, Job, JobStatus, PackageRow};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -86,6 +86,8 @@ pub struct Worker {
     /// The advisory index of the last snapshot matched against, kept across jobs: loading it
     /// reads every live record (0.8 s on a full store), and it only changes with a sync.
     index: IndexCache,
+    /// The job watch of a scanner-web in this same process, told of a finished job directly.
+    local_watch: Option<crate::watch::JobWatch>,
 }
 
 /// The last loaded advisory index, replaced when the store's current snapshot changes.
@@ -99,7 +101,15 @@ impl Worker {
             config,
             name: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             index: IndexCache::default(),
+            local_watch: None,
         }
+    }
+
+    /// Tells `watch` (the scanner-web of this process) of every job this worker finishes, so
+    /// a long poll here answers without waiting for the event to come back from the bus.
+    pub fn with_local_watch(mut self, watch: crate::watch::JobWatch) -> Self {
+        self.local_watch = Some(watch);
+        self
     }
 
     /// Claims and runs jobs until `stop` turns true. Bus errors are retried with backoff (a
@@ -188,7 +198,6 @@ impl Worker {
 
     async fn handle(&self, delivery: &Delivery) -> anyhow::Result<()> {
         let bus = &self.ports.bus;
-        let db = &self.ports.db;
         let msg: JobMessage = match serde_json::from_slice(&delivery.payload) {
             Ok(m) => m,
             Err(e) => {
@@ -202,46 +211,14 @@ impl Worker {
                 return Ok(());
             }
         };
-        let Some(job) = db.get_job(&msg.tenant, &msg.job_id).await? else {
-            bus.dead_letter(JOBS_STREAM, WORKERS_GROUP, delivery, "no such job")
-                .await?;
-            return Ok(());
+        // The usual case in one statement: the job is queued, this worker takes it and reads
+        // it at once. Anything else is sorted out by `not_started`.
+        let Some(mut job) = self.start(&msg.tenant, &msg.job_id).await? else {
+            return self.not_started(&msg, delivery).await;
         };
-        match job.status {
-            // Finished by an earlier delivery (whose worker died before the ack, or a duplicate
-            // from the sweeper): publish its event only if that never happened, and drop the
-            // message.
-            JobStatus::Completed | JobStatus::Failed => {
-                if !job.event_published {
-                    self.publish_event_once(&job).await?;
-                }
-                bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
-                return Ok(());
-            }
-            JobStatus::Queued | JobStatus::Running => {}
-        }
-        if job.attempts >= self.config.max_attempts {
-            let error = job
-                .error
-                .clone()
-                .unwrap_or_else(|| "worker died while scanning".to_owned());
-            return self.give_up(&job, delivery, &error, job.attempts).await;
-        }
-
-        let mut attempts = job.attempts;
         let mut delay = Duration::from_secs(1);
         loop {
-            let lease_until = OffsetDateTime::now_utc() + self.config.lease;
-            if !db
-                .mark_running(&job.tenant, &job.id, &self.name, lease_until)
-                .await?
-            {
-                // Another live worker holds the lease: leave the message to be reclaimed.
-                tracing::info!(job_id = %job.id, "job is held by another worker");
-                return Ok(());
-            }
-            attempts += 1;
-            tracing::info!(job_id = %job.id, tenant = %job.tenant, attempt = attempts, "scan started");
+            tracing::info!(job_id = %job.id, tenant = %job.tenant, attempt = job.attempts, "scan started");
             let heartbeat = self.spawn_heartbeat(&job, delivery);
             let scanned = self.scan(&job).await;
             let finished = match &scanned {
@@ -255,11 +232,13 @@ impl Worker {
                     // message pending, and its next delivery publishes what is still missing.
                     // When complete_job says no, another worker took the job over (this one
                     // lost its lease) and that worker publishes.
-                    if completed {
+                    if let (Some(done), durable) = completed {
                         tracing::info!(job_id = %job.id, "scan completed");
-                        if let Some(done) = db.get_job(&job.tenant, &job.id).await? {
-                            self.publish_event_once(&done).await?;
-                        }
+                        // Long polls in this process may hear of it while the commit goes to
+                        // disk (they read what the Db shows); the world beyond only after.
+                        self.tell_local_watch(&done);
+                        durable.wait().await?;
+                        self.publish_event_once(&done).await?;
                     }
                     bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
                     return Ok(());
@@ -270,14 +249,89 @@ impl Worker {
                 (Ok(_), None) => unreachable!("a successful scan is always stored"),
                 (Err(e), _) => {
                     let error = format!("{e:#}");
-                    tracing::warn!(job_id = %job.id, attempt = attempts, error = %error, "scan failed");
-                    if attempts >= self.config.max_attempts {
-                        return self.give_up(&job, delivery, &error, attempts).await;
+                    tracing::warn!(job_id = %job.id, attempt = job.attempts, error = %error, "scan failed");
+                    if job.attempts >= self.config.max_attempts {
+                        return self.give_up(&job, delivery, &error, job.attempts).await;
                     }
                     tokio::time::sleep(delay).await;
                     delay *= 2;
+                    match self.start(&job.tenant, &job.id).await? {
+                        Some(again) => job = again,
+                        // Another worker took it over while this one waited.
+                        None => return self.not_started(&msg, delivery).await,
+                    }
                 }
             }
+        }
+    }
+
+    /// Takes the job under a fresh lease, counting an attempt; `None` when it cannot be taken.
+    async fn start(&self, tenant: &str, id: &str) -> anyhow::Result<Option<Job>> {
+        let lease_until = OffsetDateTime::now_utc() + self.config.lease;
+        Ok(self
+            .ports
+            .db
+            .start_job(
+                tenant,
+                id,
+                &self.name,
+                lease_until,
+                self.config.max_attempts,
+            )
+            .await?)
+    }
+
+    /// A delivery whose job could not be taken: reads the job to tell why, and settles the
+    /// message accordingly.
+    async fn not_started(&self, msg: &JobMessage, delivery: &Delivery) -> anyhow::Result<()> {
+        let bus = &self.ports.bus;
+        let Some(job) = self.ports.db.get_job(&msg.tenant, &msg.job_id).await? else {
+            bus.dead_letter(JOBS_STREAM, WORKERS_GROUP, delivery, "no such job")
+                .await?;
+            return Ok(());
+        };
+        match job.status {
+            // Finished by an earlier delivery (whose worker died before the ack, or a duplicate
+            // from the sweeper): publish its event only if that never happened, and drop the
+            // message.
+            JobStatus::Completed | JobStatus::Failed => {
+                if !job.event_published {
+                    self.publish_event_once(&job).await?;
+                }
+                bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
+                Ok(())
+            }
+            JobStatus::Running
+                if job.worker.as_deref() != Some(self.name.as_str())
+                    && job
+                        .lease_until
+                        .is_some_and(|t| t > OffsetDateTime::now_utc()) =>
+            {
+                // Another live worker holds the lease: leave the message to be reclaimed.
+                tracing::info!(job_id = %job.id, "job is held by another worker");
+                Ok(())
+            }
+            JobStatus::Queued | JobStatus::Running if job.attempts >= self.config.max_attempts => {
+                let error = job
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "worker died while scanning".to_owned());
+                self.give_up(&job, delivery, &error, job.attempts).await
+            }
+            // The job changed between the two statements (a lease ran out just now): the
+            // message stays pending and is reclaimed, or the sweeper publishes the job again.
+            JobStatus::Queued | JobStatus::Running => {
+                tracing::info!(job_id = %job.id, status = job.status.as_str(), "job not taken; left for a later delivery");
+                Ok(())
+            }
+        }
+    }
+
+    /// Wakes this process's long polls on the job at once, before its event goes round the
+    /// bus (the event still follows, for every other process).
+    fn tell_local_watch(&self, job: &Job) {
+        if let Some(watch) = &self.local_watch {
+            watch.notify_finished(&job.tenant, &job.id);
         }
     }
 
@@ -295,6 +349,7 @@ impl Worker {
         if let Some(failed) = db.get_job(&job.tenant, &job.id).await?
             && !failed.event_published
         {
+            self.tell_local_watch(&failed);
             self.publish_event_once(&failed).await?;
         }
         self.ports
@@ -346,8 +401,13 @@ impl Worker {
 
     /// Stores the scan's artifacts and completes the job, retrying with backoff while a
     /// backend is down (a PostgreSQL or S3 restart must not fail good jobs), for up to ten
-    /// leases. `true` when this call completed the job; `false` when another worker holds it.
-    async fn store_and_complete(&self, job: &Job, built: &Built) -> anyhow::Result<bool> {
+    /// leases. The completed job when this call completed it (`None` when another worker
+    /// holds it), and the sync to wait for before the completion is told beyond this process.
+    async fn store_and_complete(
+        &self,
+        job: &Job,
+        built: &Built,
+    ) -> anyhow::Result<(Option<Job>, Durable)> {
         let budget = (self.config.lease * 10).max(Duration::from_secs(30));
         let started = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(200);
@@ -357,7 +417,7 @@ impl Worker {
                 let done = self
                     .ports
                     .db
-                    .complete_job(&job.tenant, &job.id, &self.name, &built.summary)
+                    .complete_job_visible(&job.tenant, &job.id, &self.name, &built.summary)
                     .await?;
                 anyhow::Ok(done)
             }

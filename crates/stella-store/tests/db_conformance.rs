@@ -94,14 +94,16 @@ async fn another_tenants_job_is_invisible(db: Arc<dyn Db>, _url: String) {
     let (page, next) = db.list_jobs("tenant-b", None, 10).await.unwrap();
     assert!(page.is_empty() && next.is_none());
     assert!(
-        !db.mark_running("tenant-b", "scan-1", "w", lease())
+        db.start_job("tenant-b", "scan-1", "w", lease(), 3)
             .await
             .unwrap()
+            .is_none()
     );
     assert!(
-        !db.complete_job("tenant-b", "scan-1", "w", &json!({}))
+        db.complete_job("tenant-b", "scan-1", "w", &json!({}))
             .await
             .unwrap()
+            .is_none()
     );
     assert!(!db.fail_job("tenant-b", "scan-1", "boom", 1).await.unwrap());
     db.put_findings("tenant-a", "scan-1", &[finding("CVE-2024-1")])
@@ -196,36 +198,140 @@ async fn a_job_completes_exactly_once(db: Arc<dyn Db>, _url: String) {
         .await
         .unwrap();
     assert!(
-        !db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+        db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
             .await
             .unwrap()
+            .is_none()
     );
-    assert!(
-        db.mark_running("tenant-a", "scan-1", "w1", lease())
-            .await
-            .unwrap()
-    );
+    // start_job answers with the job as taken: the same row a read sees afterwards.
+    let taken = db
+        .start_job("tenant-a", "scan-1", "w1", lease(), 3)
+        .await
+        .unwrap()
+        .expect("a queued job can be taken");
     let running = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!(taken, running);
     assert_eq!(running.status, JobStatus::Running);
     assert_eq!(running.worker.as_deref(), Some("w1"));
     assert_eq!(running.attempts, 1);
     assert!(running.started_at.is_some());
     let summary = json!({"findings": {"high": 2}});
+    let completed = db
+        .complete_job("tenant-a", "scan-1", "w1", &summary)
+        .await
+        .unwrap()
+        .expect("the holder completes the job");
+    assert_eq!(completed.status, JobStatus::Completed);
+    assert_eq!(completed.summary.as_ref(), Some(&summary));
+    assert!(completed.finished_at.is_some() && completed.lease_until.is_none());
+    assert_eq!(
+        completed,
+        db.get_job("tenant-a", "scan-1").await.unwrap().unwrap()
+    );
     assert!(
         db.complete_job("tenant-a", "scan-1", "w1", &summary)
             .await
             .unwrap()
-    );
-    assert!(
-        !db.complete_job("tenant-a", "scan-1", "w1", &summary)
-            .await
-            .unwrap()
+            .is_none()
     );
     assert!(!db.fail_job("tenant-a", "scan-1", "late", 2).await.unwrap());
     let done = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
     assert_eq!(done.status, JobStatus::Completed);
     assert_eq!(done.summary, Some(summary));
     assert!(done.finished_at.is_some());
+}
+
+async fn a_job_out_of_attempts_is_not_started_again(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    db.insert_job("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    // Two attempts by workers that died (their leases ran out), then the cap of 2 holds.
+    let expired = OffsetDateTime::now_utc() - Duration::seconds(1);
+    for (worker, attempt) in [("w1", 1), ("w2", 2)] {
+        let job = db
+            .start_job("tenant-a", "scan-1", worker, expired, 2)
+            .await
+            .unwrap()
+            .expect("under the cap");
+        assert_eq!(job.attempts, attempt);
+    }
+    assert!(
+        db.start_job("tenant-a", "scan-1", "w3", lease(), 2)
+            .await
+            .unwrap()
+            .is_none(),
+        "two attempts made: a third is refused"
+    );
+    let job = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
+    assert_eq!((job.attempts, job.worker.as_deref()), (2, Some("w2")));
+    // A higher cap lets it run again, and a job nobody has is never started.
+    assert!(
+        db.start_job("tenant-a", "scan-1", "w3", lease(), 3)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        db.start_job("tenant-a", "scan-missing", "w3", lease(), 3)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// The variants that answer before the disk sync: what they wrote is visible at once (a
+/// worker can take the job while its insert is still being synced), and waiting for the sync
+/// succeeds. A second completion is refused as with `complete_job`.
+async fn visible_writes_are_seen_at_once_and_then_synced(db: Arc<dyn Db>, _url: String) {
+    tenants(&*db).await;
+    let (job, durable) = db
+        .insert_job_visible("tenant-a", &new_job("scan-1", None))
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Queued);
+    assert_eq!(
+        db.get_job("tenant-a", "scan-1").await.unwrap().as_ref(),
+        Some(&job)
+    );
+    let taken = db
+        .start_job("tenant-a", "scan-1", "w1", lease(), 3)
+        .await
+        .unwrap();
+    assert!(
+        taken.is_some(),
+        "taken before the insert's sync was waited for"
+    );
+    durable.wait().await.unwrap();
+    let (done, durable) = db
+        .complete_job_visible("tenant-a", "scan-1", "w1", &json!({"findings": {}}))
+        .await
+        .unwrap();
+    let done = done.expect("the holder completes the job");
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(
+        db.get_job("tenant-a", "scan-1").await.unwrap().as_ref(),
+        Some(&done)
+    );
+    durable.wait().await.unwrap();
+    let (again, durable) = db
+        .complete_job_visible("tenant-a", "scan-1", "w1", &json!({}))
+        .await
+        .unwrap();
+    assert!(again.is_none());
+    durable.wait().await.unwrap();
+    // The same idempotency key answers with the first job, as `insert_job` does.
+    let (first, durable) = db
+        .insert_job_visible("tenant-a", &new_job("scan-2", Some("key-1")))
+        .await
+        .unwrap();
+    durable.wait().await.unwrap();
+    let (replayed, durable) = db
+        .insert_job_visible("tenant-a", &new_job("scan-3", Some("key-1")))
+        .await
+        .unwrap();
+    durable.wait().await.unwrap();
+    assert_eq!(replayed.id, first.id);
 }
 
 async fn a_dead_workers_job_is_taken_over_and_completes_once(db: Arc<dyn Db>, _url: String) {
@@ -235,30 +341,35 @@ async fn a_dead_workers_job_is_taken_over_and_completes_once(db: Arc<dyn Db>, _u
         .unwrap();
     let expired = OffsetDateTime::now_utc() - Duration::seconds(1);
     assert!(
-        db.mark_running("tenant-a", "scan-1", "w1", expired)
+        db.start_job("tenant-a", "scan-1", "w1", expired, 3)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
-        db.mark_running("tenant-a", "scan-1", "w2", lease())
+        db.start_job("tenant-a", "scan-1", "w2", lease(), 3)
             .await
             .unwrap()
+            .is_some()
     );
     // The live lease of w2 keeps w3 out.
     assert!(
-        !db.mark_running("tenant-a", "scan-1", "w3", lease())
+        db.start_job("tenant-a", "scan-1", "w3", lease(), 3)
             .await
             .unwrap()
+            .is_none()
     );
     assert!(
-        !db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+        db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
             .await
             .unwrap()
+            .is_none()
     );
     assert!(
         db.complete_job("tenant-a", "scan-1", "w2", &json!({}))
             .await
             .unwrap()
+            .is_some()
     );
     let done = db.get_job("tenant-a", "scan-1").await.unwrap().unwrap();
     assert_eq!(done.attempts, 2);
@@ -276,9 +387,10 @@ async fn heartbeat_is_refused_for_a_foreign_worker(db: Arc<dyn Db>, _url: String
             .unwrap()
     );
     assert!(
-        db.mark_running("tenant-a", "scan-1", "w1", lease())
+        db.start_job("tenant-a", "scan-1", "w1", lease(), 3)
             .await
             .unwrap()
+            .is_some()
     );
     let later = OffsetDateTime::now_utc() + Duration::minutes(10);
     assert!(
@@ -307,9 +419,10 @@ async fn failing_a_job_records_error_and_attempts(db: Arc<dyn Db>, _url: String)
         .await
         .unwrap();
     assert!(
-        db.mark_running("tenant-a", "scan-1", "w1", lease())
+        db.start_job("tenant-a", "scan-1", "w1", lease(), 3)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         db.fail_job("tenant-a", "scan-1", "pull failed", 3)
@@ -321,9 +434,10 @@ async fn failing_a_job_records_error_and_attempts(db: Arc<dyn Db>, _url: String)
     assert_eq!(job.error.as_deref(), Some("pull failed"));
     assert_eq!(job.attempts, 3);
     assert!(
-        !db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
+        db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
             .await
             .unwrap()
+            .is_none()
     );
 }
 
@@ -460,25 +574,29 @@ async fn stale_jobs_are_listed_across_tenants(db: Arc<dyn Db>, _url: String) {
     }
     // Running under a live lease: not stale. Running under an expired one: stale.
     assert!(
-        db.mark_running("tenant-a", "scan-live", "w1", lease())
+        db.start_job("tenant-a", "scan-live", "w1", lease(), 3)
             .await
             .unwrap()
+            .is_some()
     );
     let expired = OffsetDateTime::now_utc() - Duration::seconds(30);
     assert!(
-        db.mark_running("tenant-a", "scan-dead", "w2", expired)
+        db.start_job("tenant-a", "scan-dead", "w2", expired, 3)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
-        db.mark_running("tenant-a", "scan-done", "w1", lease())
+        db.start_job("tenant-a", "scan-done", "w1", lease(), 3)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         db.complete_job("tenant-a", "scan-done", "w1", &json!({}))
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         db.fail_job("tenant-b", "scan-failed", "boom", 3)
@@ -516,14 +634,16 @@ async fn a_jobs_event_is_marked_published_once(db: Arc<dyn Db>, _url: String) {
     // Not finished yet: there is no event to record.
     assert!(!db.mark_event_published("tenant-a", "scan-1").await.unwrap());
     assert!(
-        db.mark_running("tenant-a", "scan-1", "w1", lease())
+        db.start_job("tenant-a", "scan-1", "w1", lease(), 3)
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         db.complete_job("tenant-a", "scan-1", "w1", &json!({}))
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         !db.get_job("tenant-a", "scan-1")
@@ -579,6 +699,8 @@ conformance!(
     idempotency_key_returns_the_existing_job,
     cursor_pagination_visits_every_job_once_newest_first,
     a_job_completes_exactly_once,
+    a_job_out_of_attempts_is_not_started_again,
+    visible_writes_are_seen_at_once_and_then_synced,
     a_dead_workers_job_is_taken_over_and_completes_once,
     heartbeat_is_refused_for_a_foreign_worker,
     failing_a_job_records_error_and_attempts,

@@ -199,7 +199,7 @@ pub fn router_with_timeout(
     );
     let limiter = Arc::new(ratelimit::Limiter::new(
         config.rate_limits,
-        ratelimit::JwksSource::new(authority.clone()),
+        ratelimit::jwks_source(authority.clone()),
         config.issuer.clone(),
         config.audience.clone(),
     ));

@@ -11,112 +11,59 @@
 //!
 //! The JWKS is fetched through the authority's route (in-process for a local authority, over
 //! HTTP for a remote one), cached, and refetched when a token names an unknown `kid` (a key
-//! rotation), at most once every [`REFETCH_INTERVAL`] so that tokens with made-up kids cannot
-//! turn the gateway into a JWKS flood.
+//! rotation), at most once every [`stella_authority::keys::REFETCH_INTERVAL`] so that tokens
+//! with made-up kids cannot turn the gateway into a JWKS flood ([`IssuerKeys`]).
 //!
 //! The client bucket is checked first: a client hammering past its own limit is refused
 //! without spending its tenant's cells, so it cannot starve its tenant's other clients.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota};
-use stella_authority::{AccessTokenClaims, PublicKey, VerifiedTokens};
+use stella_authority::{AccessTokenClaims, FetchKeys, IssuerKeys, PublicKey, VerifiedTokens};
 use tower::ServiceExt as _;
 
 use super::{RateLimits, Route, error};
 
-/// The least time between two JWKS fetches triggered by unknown key ids.
-pub(crate) const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
-/// How long a JWKS fetch may take before the request goes on as anonymous.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// A JWKS larger than this is not a JWKS.
 const JWKS_MAX_BYTES: usize = 1024 * 1024;
 /// Idle buckets are dropped every this many requests, bounding memory by recent callers.
 const HOUSEKEEPING_EVERY: u64 = 4096;
 
-type Keys = Arc<Vec<(String, PublicKey)>>;
-
-/// The authority's signing keys, as the gateway last fetched them.
-pub(crate) struct JwksSource {
-    route: Route,
-    keys: RwLock<Keys>,
-    /// When the last fetch was attempted; the async lock also makes concurrent requests with
-    /// an unknown kid wait for one fetch instead of each starting their own.
-    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+/// The authority's signing keys, fetched through `route` on first use and again on rotation.
+pub(crate) fn jwks_source(route: Route) -> IssuerKeys {
+    let fetch: FetchKeys = Arc::new(move || {
+        let route = route.clone();
+        Box::pin(async move { fetch_jwks(&route).await.map_err(|e| format!("{e:#}")) })
+    });
+    IssuerKeys::fetched(Vec::new(), fetch)
 }
 
-impl JwksSource {
-    pub(crate) fn new(route: Route) -> Self {
-        JwksSource {
-            route,
-            keys: RwLock::new(Arc::new(Vec::new())),
-            last_fetch: tokio::sync::Mutex::new(None),
+async fn fetch_jwks(route: &Route) -> anyhow::Result<Vec<(String, PublicKey)>> {
+    let body = match route {
+        Route::Local(router) => {
+            let req = Request::get("/jwks").body(Body::empty())?;
+            let response = router.clone().oneshot(req).await?;
+            anyhow::ensure!(
+                response.status().is_success(),
+                "GET /jwks on the local authority answered {}",
+                response.status()
+            );
+            axum::body::to_bytes(response.into_body(), JWKS_MAX_BYTES).await?
         }
-    }
-
-    fn cached(&self) -> Keys {
-        self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// The keys, refetched first when `kid` is not among them and the last fetch is old enough.
-    async fn keys_for(&self, kid: &str) -> Keys {
-        let has = |keys: &Keys| keys.iter().any(|(k, _)| k == kid);
-        let keys = self.cached();
-        if has(&keys) {
-            return keys;
-        }
-        let mut last = self.last_fetch.lock().await;
-        // Another request may have fetched while this one waited for the lock.
-        let keys = self.cached();
-        if has(&keys) || last.is_some_and(|t| t.elapsed() < REFETCH_INTERVAL) {
-            return keys;
-        }
-        *last = Some(Instant::now());
-        match tokio::time::timeout(FETCH_TIMEOUT, self.fetch()).await {
-            Ok(Ok(fresh)) => {
-                let fresh = Arc::new(fresh);
-                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
-                fresh
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "fetching the authority's JWKS failed");
-                keys
-            }
-            Err(_) => {
-                tracing::warn!("fetching the authority's JWKS timed out");
-                keys
-            }
-        }
-    }
-
-    async fn fetch(&self) -> anyhow::Result<Vec<(String, PublicKey)>> {
-        let body = match &self.route {
-            Route::Local(router) => {
-                let req = Request::get("/jwks").body(Body::empty())?;
-                let response = router.clone().oneshot(req).await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "GET /jwks on the local authority answered {}",
-                    response.status()
-                );
-                axum::body::to_bytes(response.into_body(), JWKS_MAX_BYTES).await?
-            }
-            Route::Remote(proxy) => proxy.get("/jwks", JWKS_MAX_BYTES).await?,
-        };
-        crate::authority::parse_jwks(&body)
-    }
+        Route::Remote(proxy) => proxy.get("/jwks", JWKS_MAX_BYTES).await?,
+    };
+    crate::authority::parse_jwks(&body)
 }
 
 /// The access token of a request, when it has exactly one `Authorization` header of the
@@ -131,13 +78,6 @@ fn access_token(headers: &HeaderMap) -> Option<&str> {
         .then(|| token.trim())
 }
 
-/// The `kid` of a compact JWS's protected header.
-fn key_id(token: &str) -> Option<String> {
-    let header = URL_SAFE_NO_PAD.decode(token.split('.').next()?).ok()?;
-    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
-    header["kid"].as_str().map(str::to_owned)
-}
-
 fn quota(per_minute: u32, burst: u32) -> Option<Quota> {
     let rate = NonZeroU32::new(per_minute)?;
     let capacity = NonZeroU32::new(burst).unwrap_or(rate);
@@ -150,7 +90,7 @@ pub(crate) struct Limiter {
     clients: Option<DefaultKeyedRateLimiter<String>>,
     tenants: Option<DefaultKeyedRateLimiter<String>>,
     anonymous: Option<DefaultKeyedRateLimiter<IpAddr>>,
-    jwks: JwksSource,
+    jwks: IssuerKeys,
     issuer: String,
     audience: String,
     requests: AtomicU64,
@@ -161,7 +101,7 @@ pub(crate) struct Limiter {
 impl Limiter {
     pub(crate) fn new(
         limits: RateLimits,
-        jwks: JwksSource,
+        jwks: IssuerKeys,
         issuer: String,
         audience: String,
     ) -> Self {
@@ -184,8 +124,8 @@ impl Limiter {
     /// The verified claims of the request's access token, if it has a valid one.
     async fn verified_claims(&self, headers: &HeaderMap) -> Option<AccessTokenClaims> {
         let token = access_token(headers)?;
-        let kid = key_id(token)?;
-        let keys = self.jwks.keys_for(&kid).await;
+        let kid = stella_authority::keys::key_id(token)?;
+        let keys = self.jwks.for_kid(&kid).await;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())

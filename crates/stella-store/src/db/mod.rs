@@ -22,6 +22,28 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::OffsetDateTime;
 
+/// A disk sync under way for a write that is already visible ([`Db::insert_job_visible`]).
+/// The sync runs whether or not anyone waits for it.
+#[must_use = "wait for it before acknowledging the write"]
+pub struct Durable(Option<tokio::task::JoinHandle<Result<(), DbError>>>);
+
+impl Durable {
+    /// Nothing to wait for: the write was on disk when it returned.
+    pub fn done() -> Self {
+        Durable(None)
+    }
+
+    /// Waits until the write is on disk.
+    pub async fn wait(self) -> Result<(), DbError> {
+        match self.0 {
+            None => Ok(()),
+            Some(sync) => sync
+                .await
+                .map_err(|e| DbError::backend("sqlite", "sync", e))?,
+        }
+    }
+}
+
 /// Failures of the Db port, naming the backend and the operation.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -179,9 +201,20 @@ pub trait Db: Send + Sync {
     /// is what establishes the tenant.
     async fn get_client(&self, client_id: &str) -> Result<Option<OAuthClient>, DbError>;
 
-    /// Inserts a queued job. When `job.idempotency_key` is already used by this tenant, returns
-    /// the existing job instead and inserts nothing.
+    /// Inserts a queued job, on disk when this returns. When `job.idempotency_key` is already
+    /// used by this tenant, returns the existing job instead and inserts nothing.
     async fn insert_job(&self, tenant: &str, job: &NewJob) -> Result<Job, DbError>;
+    /// [`Db::insert_job`] that answers once the job is visible to every connection, with the
+    /// [`Durable`] to wait on before telling anyone it was accepted. The job can be published
+    /// while the disk sync runs, so a worker need not wait for it. Adapters whose commits are
+    /// on disk when they return (PostgreSQL) answer with [`Durable::done`].
+    async fn insert_job_visible(
+        &self,
+        tenant: &str,
+        job: &NewJob,
+    ) -> Result<(Job, Durable), DbError> {
+        Ok((self.insert_job(tenant, job).await?, Durable::done()))
+    }
     async fn get_job(&self, tenant: &str, id: &str) -> Result<Option<Job>, DbError>;
     /// A page of the tenant's jobs, newest first (by `(created_at, id)`), and the cursor of the
     /// next page when there is one.
@@ -191,15 +224,19 @@ pub trait Db: Send + Sync {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<(Vec<Job>, Option<String>), DbError>;
-    /// Takes the job for `worker` until `lease_until`: allowed when it is queued, or running
-    /// under an expired lease (its worker died). Counts an attempt. `false` when not allowed.
-    async fn mark_running(
+    /// Takes the job for `worker` until `lease_until` and counts an attempt: allowed while
+    /// fewer than `max_attempts` were made and the job is queued, or running under `worker` or
+    /// under an expired lease (its worker died). The job as taken, or `None` when not allowed
+    /// (no such job, finished, held by another live worker, out of attempts). One statement
+    /// that both takes and reads the job, so a worker starts a scan after one round trip.
+    async fn start_job(
         &self,
         tenant: &str,
         id: &str,
         worker: &str,
         lease_until: OffsetDateTime,
-    ) -> Result<bool, DbError>;
+        max_attempts: i32,
+    ) -> Result<Option<Job>, DbError>;
     /// Extends the lease. `false` when `worker` does not hold the job (stop working on it).
     async fn heartbeat(
         &self,
@@ -208,15 +245,30 @@ pub trait Db: Send + Sync {
         worker: &str,
         lease_until: OffsetDateTime,
     ) -> Result<bool, DbError>;
-    /// Marks the job completed, once: `true` only for the call that made the change, and only
-    /// when `worker` holds it.
+    /// Marks the job completed, once: the completed job only for the call that made the
+    /// change, and only when `worker` holds it; `None` otherwise.
     async fn complete_job(
         &self,
         tenant: &str,
         id: &str,
         worker: &str,
         summary: &serde_json::Value,
-    ) -> Result<bool, DbError>;
+    ) -> Result<Option<Job>, DbError>;
+    /// [`Db::complete_job`] that answers once the completion is visible to every connection,
+    /// with the [`Durable`] to wait on before telling the world beyond this process. Adapters
+    /// whose commits are on disk when they return (PostgreSQL) answer with [`Durable::done`].
+    async fn complete_job_visible(
+        &self,
+        tenant: &str,
+        id: &str,
+        worker: &str,
+        summary: &serde_json::Value,
+    ) -> Result<(Option<Job>, Durable), DbError> {
+        Ok((
+            self.complete_job(tenant, id, worker, summary).await?,
+            Durable::done(),
+        ))
+    }
     /// Marks a job that has not completed as failed with its error and attempt count.
     async fn fail_job(
         &self,

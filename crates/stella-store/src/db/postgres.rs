@@ -308,30 +308,41 @@ impl Db for PostgresDb {
         Ok((jobs, next))
     }
 
-    async fn mark_running(
+    async fn start_job(
         &self,
         tenant: &str,
         id: &str,
         worker: &str,
         lease_until: OffsetDateTime,
-    ) -> Result<bool, DbError> {
-        const OP: &str = "mark job running";
+        max_attempts: i32,
+    ) -> Result<Option<Job>, DbError> {
+        const OP: &str = "start job";
         let now = now_micros();
-        let n = self
+        let row = self
             .client(OP)
             .await?
-            .execute(
-                "UPDATE scan_jobs
-                 SET status = 'running', worker = $3, lease_until = $4,
-                     started_at = COALESCE(started_at, $5), attempts = attempts + 1
-                 WHERE tenant = $1 AND id = $2
-                   AND (status = 'queued'
-                        OR (status = 'running' AND (worker = $3 OR lease_until < $5)))",
-                &[&tenant, &id, &worker, &truncate_micros(lease_until), &now],
+            .query_opt(
+                &format!(
+                    "UPDATE scan_jobs
+                     SET status = 'running', worker = $3, lease_until = $4,
+                         started_at = COALESCE(started_at, $5), attempts = attempts + 1
+                     WHERE tenant = $1 AND id = $2 AND attempts < $6
+                       AND (status = 'queued'
+                            OR (status = 'running' AND (worker = $3 OR lease_until < $5)))
+                     RETURNING {JOB_COLUMNS}"
+                ),
+                &[
+                    &tenant,
+                    &id,
+                    &worker,
+                    &truncate_micros(lease_until),
+                    &now,
+                    &max_attempts,
+                ],
             )
             .await
             .map_err(err(OP))?;
-        Ok(n == 1)
+        row.as_ref().map(job_from_row).transpose()
     }
 
     async fn heartbeat(
@@ -361,20 +372,23 @@ impl Db for PostgresDb {
         id: &str,
         worker: &str,
         summary: &serde_json::Value,
-    ) -> Result<bool, DbError> {
+    ) -> Result<Option<Job>, DbError> {
         const OP: &str = "complete job";
-        let n = self
+        let row = self
             .client(OP)
             .await?
-            .execute(
-                "UPDATE scan_jobs
-                 SET status = 'completed', summary = $4, finished_at = $5, lease_until = NULL
-                 WHERE tenant = $1 AND id = $2 AND status = 'running' AND worker = $3",
+            .query_opt(
+                &format!(
+                    "UPDATE scan_jobs
+                     SET status = 'completed', summary = $4, finished_at = $5, lease_until = NULL
+                     WHERE tenant = $1 AND id = $2 AND status = 'running' AND worker = $3
+                     RETURNING {JOB_COLUMNS}"
+                ),
                 &[&tenant, &id, &worker, summary, &now_micros()],
             )
             .await
             .map_err(err(OP))?;
-        Ok(n == 1)
+        row.as_ref().map(job_from_row).transpose()
     }
 
     async fn fail_job(

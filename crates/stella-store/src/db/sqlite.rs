@@ -6,7 +6,7 @@
 //! WAL and a busy timeout let `stella auth client create` write while the server runs.
 
 use super::{
-    Db, DbError, FindingRow, Job, JobStatus, Migration, NewJob, OAuthClient, PackageRow,
+    Db, DbError, Durable, FindingRow, Job, JobStatus, Migration, NewJob, OAuthClient, PackageRow,
     SbomDocument, decode_cursor, encode_cursor, now_micros, page_limit, truncate_micros,
 };
 use async_trait::async_trait;
@@ -31,7 +31,25 @@ pub struct SqliteDb {
     /// waiting for a write in progress, so a status request does not queue behind a worker's
     /// commit and its disk sync.
     reader: Arc<Mutex<Connection>>,
+    /// Connections for reads of one row by key, run on the calling thread (see
+    /// [`SqliteDb::read_row`]).
+    row_readers: [Mutex<Connection>; ROW_READERS],
     path: PathBuf,
+}
+
+/// How many connections serve [`SqliteDb::read_row`] at once; more concurrent reads fall back
+/// to the blocking pool.
+const ROW_READERS: usize = 2;
+
+/// A read-only connection to `path`.
+fn open_reader(path: &Path) -> Result<Connection, DbError> {
+    const OP: &str = "open";
+    let conn = Connection::open(path).map_err(err(OP))?;
+    conn.busy_timeout(Duration::from_secs(10))
+        .map_err(err(OP))?;
+    conn.pragma_update(None, "query_only", "ON")
+        .map_err(err(OP))?;
+    Ok(conn)
 }
 
 fn err(op: &'static str) -> impl FnOnce(rusqlite::Error) -> DbError {
@@ -131,6 +149,10 @@ impl SqliteDb {
                 .map_err(err(OP))?;
             conn.pragma_update(None, "foreign_keys", "ON")
                 .map_err(err(OP))?;
+            // Every commit waits for the disk (an acknowledged job survives a power cut),
+            // spelled out because `mark_event_published` switches it off for one statement.
+            conn.pragma_update(None, "synchronous", "FULL")
+                .map_err(err(OP))?;
             Ok(conn)
         })
         .await
@@ -138,20 +160,24 @@ impl SqliteDb {
         let conn = Arc::new(Mutex::new(conn));
         call_on(&conn, "migrate", |c| migrate(c, super::SQLITE_MIGRATIONS)).await?;
         let p = path.clone();
-        let reader = tokio::task::spawn_blocking(move || -> Result<Connection, DbError> {
-            const OP: &str = "open";
-            let conn = Connection::open(&p).map_err(err(OP))?;
-            conn.busy_timeout(Duration::from_secs(10))
-                .map_err(err(OP))?;
-            conn.pragma_update(None, "query_only", "ON")
-                .map_err(err(OP))?;
-            Ok(conn)
+        let (reader, row_readers) = tokio::task::spawn_blocking(move || {
+            let row_readers: Vec<Mutex<Connection>> = (0..ROW_READERS)
+                .map(|_| open_reader(&p).map(Mutex::new))
+                .collect::<Result<_, _>>()?;
+            let row_readers: [Mutex<Connection>; ROW_READERS] =
+                row_readers.try_into().map_err(|_| DbError::Corrupt {
+                    backend: BACKEND,
+                    op: "open",
+                    message: "reader count".into(),
+                })?;
+            Ok::<_, DbError>((open_reader(&p)?, row_readers))
         })
         .await
         .map_err(|e| DbError::backend(BACKEND, "open", e))??;
         Ok(SqliteDb {
             conn,
             reader: Arc::new(Mutex::new(reader)),
+            row_readers,
             path,
         })
     }
@@ -178,6 +204,34 @@ impl SqliteDb {
     ) -> Result<T, DbError> {
         call_on(&self.reader, op, f).await
     }
+
+    /// Starts [`sync_wal`] on the blocking pool: the [`Durable`] of the unsynced commits so far.
+    fn sync_wal_now(&self) -> Durable {
+        let path = self.path.clone();
+        Durable(Some(tokio::task::spawn_blocking(move || sync_wal(&path))))
+    }
+
+    /// Runs `f`, a read of one row by its key (a job's status, a client, a document's blob
+    /// key), on the calling thread when a row reader is free, else like [`Self::call_read`].
+    /// Such a read takes tens of microseconds in WAL mode, never waits for a writer, and is
+    /// cheaper than the hand-off to the blocking pool and back: on a virtual machine each of
+    /// those wakes a thread on another CPU, and a status request paid two of them.
+    async fn read_row<T: Send + 'static>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    ) -> Result<T, DbError> {
+        for reader in &self.row_readers {
+            let mut conn = match reader.try_lock() {
+                Ok(conn) => conn,
+                // A panic in an earlier read left nothing open: SQLite rolled it back.
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => continue,
+            };
+            return f(&mut conn);
+        }
+        self.call_read(op, f).await
+    }
 }
 
 /// Runs `f` on `conn` on the blocking pool.
@@ -195,6 +249,48 @@ async fn call_on<T: Send + 'static>(
     })
     .await
     .map_err(|e| DbError::backend(BACKEND, op, e))?
+}
+
+/// Runs `f`, a write whose loss in a power cut costs nothing but repeated work, committed
+/// without waiting for the disk: the commit is atomic and visible at once, and the next
+/// synced commit (WAL) makes it durable too. The writer is otherwise fully synced.
+///
+/// What may use it: taking a job and renewing its lease (lost, the job looks queued again
+/// and runs once more; the Db's conditional updates still let one worker complete it), and
+/// recording that an event went out (lost, the event goes out again and consumers drop it by
+/// its idempotency key). Inserted jobs and completions too, but only with [`sync_wal`] after
+/// them: an inserted job is acknowledged, and a completion published on the bus, only once
+/// that sync is done.
+fn unsynced<T>(
+    c: &mut Connection,
+    op: &'static str,
+    f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    c.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(err(op))?;
+    let result = f(c);
+    c.pragma_update(None, "synchronous", "FULL")
+        .map_err(err(op))?;
+    result
+}
+
+/// Puts every commit made so far on disk: `fdatasync` of the database's write-ahead log, on
+/// its own file handle, so the writer connection is not held while the disk works. What an
+/// unsynced commit wrote is in the WAL, or, when a checkpoint has moved it already, in the
+/// database file, which the checkpoint synced (SQLite's `synchronous=NORMAL` contract); a
+/// log that is gone means the latter, and the database file is synced as well to be sure.
+fn sync_wal(db_path: &Path) -> Result<(), DbError> {
+    const OP: &str = "sync";
+    let mut wal = db_path.as_os_str().to_owned();
+    wal.push("-wal");
+    match std::fs::File::open(&wal) {
+        Ok(file) => file.sync_data(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::File::open(db_path).and_then(|f| f.sync_data())
+        }
+        Err(e) => Err(e),
+    }
+    .map_err(|e| DbError::backend(BACKEND, OP, e))
 }
 
 /// Applies pending migrations in one immediate transaction (which takes the write lock, so
@@ -309,7 +405,7 @@ impl Db for SqliteDb {
     async fn get_client(&self, client_id: &str) -> Result<Option<OAuthClient>, DbError> {
         const OP: &str = "get client";
         let client_id = client_id.to_string();
-        self.call_read(OP, move |c| {
+        self.read_row(OP, move |c| {
             let row = c
                 .query_row(
                     "SELECT client_id, tenant, secret_hash, scopes FROM oauth_clients
@@ -344,51 +440,67 @@ impl Db for SqliteDb {
     }
 
     async fn insert_job(&self, tenant: &str, job: &NewJob) -> Result<Job, DbError> {
+        let (job, durable) = self.insert_job_visible(tenant, job).await?;
+        durable.wait().await?;
+        Ok(job)
+    }
+
+    async fn insert_job_visible(
+        &self,
+        tenant: &str,
+        job: &NewJob,
+    ) -> Result<(Job, Durable), DbError> {
         const OP: &str = "insert job";
         let tenant = tenant.to_string();
         let job = job.clone();
-        self.call(OP, move |c| {
-            let n = c
-                .execute(
-                    "INSERT INTO scan_jobs (tenant, id, image, sbom_format, idempotency_key,
-                        status, created_at, attempts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, 0)
-                     ON CONFLICT DO NOTHING",
-                    params![
-                        tenant,
-                        job.id,
-                        job.image,
-                        job.sbom_format,
-                        job.idempotency_key,
-                        fmt_time(now_micros())
-                    ],
-                )
-                .map_err(err(OP))?;
-            let found = if n == 1 {
-                select_job(c, OP, "tenant = ?1 AND id = ?2", &[&tenant, &job.id])?
-            } else if let Some(key) = &job.idempotency_key {
-                select_job(
-                    c,
-                    OP,
-                    "tenant = ?1 AND idempotency_key = ?2",
-                    &[&tenant, key],
-                )?
-            } else {
-                None
-            };
-            found.ok_or(DbError::JobExists {
-                backend: BACKEND,
-                op: OP,
-                id: job.id,
+        // Committed unsynced, so the writer is free and the job visible at once; the WAL is
+        // then synced apart (see `sync_wal`), and the caller acknowledges only after that.
+        let job = self
+            .call(OP, move |c| {
+                unsynced(c, OP, |c| {
+                    let n = c
+                        .execute(
+                            "INSERT INTO scan_jobs (tenant, id, image, sbom_format,
+                                idempotency_key, status, created_at, attempts)
+                             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, 0)
+                             ON CONFLICT DO NOTHING",
+                            params![
+                                tenant,
+                                job.id,
+                                job.image,
+                                job.sbom_format,
+                                job.idempotency_key,
+                                fmt_time(now_micros())
+                            ],
+                        )
+                        .map_err(err(OP))?;
+                    let found = if n == 1 {
+                        select_job(c, OP, "tenant = ?1 AND id = ?2", &[&tenant, &job.id])?
+                    } else if let Some(key) = &job.idempotency_key {
+                        select_job(
+                            c,
+                            OP,
+                            "tenant = ?1 AND idempotency_key = ?2",
+                            &[&tenant, key],
+                        )?
+                    } else {
+                        None
+                    };
+                    found.ok_or(DbError::JobExists {
+                        backend: BACKEND,
+                        op: OP,
+                        id: job.id,
+                    })
+                })
             })
-        })
-        .await
+            .await?;
+        Ok((job, self.sync_wal_now()))
     }
 
     async fn get_job(&self, tenant: &str, id: &str) -> Result<Option<Job>, DbError> {
         const OP: &str = "get job";
         let (tenant, id) = (tenant.to_string(), id.to_string());
-        self.call_read(OP, move |c| {
+        self.read_row(OP, move |c| {
             select_job(c, OP, "tenant = ?1 AND id = ?2", &[&tenant, &id])
         })
         .await
@@ -451,34 +563,44 @@ impl Db for SqliteDb {
         Ok((jobs, next))
     }
 
-    async fn mark_running(
+    async fn start_job(
         &self,
         tenant: &str,
         id: &str,
         worker: &str,
         lease_until: OffsetDateTime,
-    ) -> Result<bool, DbError> {
-        const OP: &str = "mark job running";
+        max_attempts: i32,
+    ) -> Result<Option<Job>, DbError> {
+        const OP: &str = "start job";
         let (tenant, id, worker) = (tenant.to_string(), id.to_string(), worker.to_string());
+        // Unsynced: the scan starts without waiting for the disk (see `unsynced`).
         self.call(OP, move |c| {
-            let n = c
-                .execute(
-                    "UPDATE scan_jobs
+            unsynced(c, OP, |c| {
+                c.query_row(
+                    &format!(
+                        "UPDATE scan_jobs
                      SET status = 'running', worker = ?3, lease_until = ?4,
                          started_at = COALESCE(started_at, ?5), attempts = attempts + 1
-                     WHERE tenant = ?1 AND id = ?2
+                     WHERE tenant = ?1 AND id = ?2 AND attempts < ?6
                        AND (status = 'queued'
-                            OR (status = 'running' AND (worker = ?3 OR lease_until < ?5)))",
+                            OR (status = 'running' AND (worker = ?3 OR lease_until < ?5)))
+                     RETURNING {JOB_COLUMNS}"
+                    ),
                     params![
                         tenant,
                         id,
                         worker,
                         fmt_time(lease_until),
-                        fmt_time(now_micros())
+                        fmt_time(now_micros()),
+                        max_attempts
                     ],
+                    raw_job,
                 )
-                .map_err(err(OP))?;
-            Ok(n == 1)
+                .optional()
+                .map_err(err(OP))?
+                .map(job_from_raw)
+                .transpose()
+            })
         })
         .await
     }
@@ -493,14 +615,16 @@ impl Db for SqliteDb {
         const OP: &str = "heartbeat";
         let (tenant, id, worker) = (tenant.to_string(), id.to_string(), worker.to_string());
         self.call(OP, move |c| {
-            let n = c
-                .execute(
-                    "UPDATE scan_jobs SET lease_until = ?4
-                     WHERE tenant = ?1 AND id = ?2 AND status = 'running' AND worker = ?3",
-                    params![tenant, id, worker, fmt_time(lease_until)],
-                )
-                .map_err(err(OP))?;
-            Ok(n == 1)
+            unsynced(c, OP, |c| {
+                let n = c
+                    .execute(
+                        "UPDATE scan_jobs SET lease_until = ?4
+                         WHERE tenant = ?1 AND id = ?2 AND status = 'running' AND worker = ?3",
+                        params![tenant, id, worker, fmt_time(lease_until)],
+                    )
+                    .map_err(err(OP))?;
+                Ok(n == 1)
+            })
         })
         .await
     }
@@ -511,23 +635,48 @@ impl Db for SqliteDb {
         id: &str,
         worker: &str,
         summary: &serde_json::Value,
-    ) -> Result<bool, DbError> {
+    ) -> Result<Option<Job>, DbError> {
+        let (job, durable) = self
+            .complete_job_visible(tenant, id, worker, summary)
+            .await?;
+        durable.wait().await?;
+        Ok(job)
+    }
+
+    async fn complete_job_visible(
+        &self,
+        tenant: &str,
+        id: &str,
+        worker: &str,
+        summary: &serde_json::Value,
+    ) -> Result<(Option<Job>, Durable), DbError> {
         const OP: &str = "complete job";
         let (tenant, id, worker) = (tenant.to_string(), id.to_string(), worker.to_string());
         let summary = summary.to_string();
-        self.call(OP, move |c| {
-            let n = c
-                .execute(
-                    "UPDATE scan_jobs
-                     SET status = 'completed', summary = ?4, finished_at = ?5,
-                         lease_until = NULL
-                     WHERE tenant = ?1 AND id = ?2 AND status = 'running' AND worker = ?3",
-                    params![tenant, id, worker, summary, fmt_time(now_micros())],
-                )
-                .map_err(err(OP))?;
-            Ok(n == 1)
-        })
-        .await
+        // As for inserts: unsynced, then the WAL synced apart while the caller goes on.
+        let job = self
+            .call(OP, move |c| {
+                unsynced(c, OP, |c| {
+                    c.query_row(
+                        &format!(
+                            "UPDATE scan_jobs
+                             SET status = 'completed', summary = ?4, finished_at = ?5,
+                                 lease_until = NULL
+                             WHERE tenant = ?1 AND id = ?2 AND status = 'running'
+                               AND worker = ?3
+                             RETURNING {JOB_COLUMNS}"
+                        ),
+                        params![tenant, id, worker, summary, fmt_time(now_micros())],
+                        raw_job,
+                    )
+                    .optional()
+                    .map_err(err(OP))?
+                    .map(job_from_raw)
+                    .transpose()
+                })
+            })
+            .await?;
+        Ok((job, self.sync_wal_now()))
     }
 
     async fn fail_job(
@@ -583,16 +732,20 @@ impl Db for SqliteDb {
     async fn mark_event_published(&self, tenant: &str, id: &str) -> Result<bool, DbError> {
         const OP: &str = "mark event published";
         let (tenant, id) = (tenant.to_string(), id.to_string());
+        // Unsynced: waiting for the disk would hold the one writer just as the client, told
+        // the job finished, sends its next request.
         self.call(OP, move |c| {
-            let n = c
-                .execute(
-                    "UPDATE scan_jobs SET event_published_at = ?3
-                     WHERE tenant = ?1 AND id = ?2 AND status IN ('completed', 'failed')
-                       AND event_published_at IS NULL",
-                    params![tenant, id, fmt_time(now_micros())],
-                )
-                .map_err(err(OP))?;
-            Ok(n == 1)
+            unsynced(c, OP, |c| {
+                let n = c
+                    .execute(
+                        "UPDATE scan_jobs SET event_published_at = ?3
+                         WHERE tenant = ?1 AND id = ?2 AND status IN ('completed', 'failed')
+                           AND event_published_at IS NULL",
+                        params![tenant, id, fmt_time(now_micros())],
+                    )
+                    .map_err(err(OP))?;
+                Ok(n == 1)
+            })
         })
         .await
     }
@@ -629,7 +782,7 @@ impl Db for SqliteDb {
     ) -> Result<Option<SbomDocument>, DbError> {
         const OP: &str = "get sbom document";
         let args = [tenant, job, format].map(str::to_string);
-        self.call_read(OP, move |c| {
+        self.read_row(OP, move |c| {
             c.query_row(
                 "SELECT format, blob_key, digest FROM sbom_documents
                  WHERE tenant = ?1 AND job_id = ?2 AND format = ?3",
