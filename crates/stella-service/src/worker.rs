@@ -230,16 +230,18 @@ impl Worker {
                 (Ok(_), Some(Ok(completed))) => {
                     // The event goes out before the ack: a worker dying in between leaves the
                     // message pending, and its next delivery publishes what is still missing.
-                    // When complete_job says no, another worker took the job over (this one
-                    // lost its lease) and that worker publishes.
-                    if let (Some(done), durable) = completed {
-                        tracing::info!(job_id = %job.id, "scan completed");
-                        // Long polls in this process may hear of it while the commit goes to
-                        // disk (they read what the Db shows); the world beyond only after.
-                        self.tell_local_watch(&done);
-                        durable.wait().await?;
-                        self.publish_event_once(&done).await?;
-                    }
+                    let (Some(done), durable) = completed else {
+                        // Not completed by this call: another worker took the job over, or a
+                        // retry found its own earlier completion. Settle the message by what
+                        // the Db says (publishing the event if nobody has).
+                        return self.not_started(&msg, delivery).await;
+                    };
+                    tracing::info!(job_id = %job.id, "scan completed");
+                    // Long polls in this process may hear of it while the commit goes to
+                    // disk (they read what the Db shows); the world beyond only after.
+                    self.tell_local_watch(&done);
+                    durable.wait().await?;
+                    self.publish_event_once(&done).await?;
                     bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
                     return Ok(());
                 }

@@ -66,9 +66,10 @@ impl EmbeddedBus {
             // delivery, which the worker drops once the Db says the job is finished. The
             // scan's hot path loses two disk syncs.
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // No checkpoint inside a commit either (it would sync the disk): a background
-            // task checkpoints every CHECKPOINT_EVERY, so no bus call ever waits for the disk,
-            // which is what lets `call` run them on the caller's thread.
+            // No checkpoint inside a commit either (it syncs the disk): a background task
+            // checkpoints every CHECKPOINT_EVERY and restarts the log itself (see
+            // `checkpoint_loop`), so bus calls do not wait for the disk, which is what lets
+            // `call` run them on the caller's thread.
             conn.pragma_update(None, "wal_autocheckpoint", 0)?;
             conn.execute_batch(
                 "CREATE TABLE IF NOT EXISTS bus_messages (
@@ -81,6 +82,9 @@ impl EmbeddedBus {
                      grp       TEXT NOT NULL,
                      last_seq  INTEGER NOT NULL,
                      PRIMARY KEY (stream, grp));
+                 CREATE TABLE IF NOT EXISTS bus_wal_restart (
+                     id     INTEGER PRIMARY KEY,
+                     at_ms  INTEGER NOT NULL);
                  CREATE TABLE IF NOT EXISTS bus_pending (
                      stream        TEXT NOT NULL,
                      grp           TEXT NOT NULL,
@@ -244,9 +248,10 @@ fn messages_after(
 }
 
 /// Runs `f` on the connection: on the calling thread when the connection is free, else on
-/// the blocking pool. No bus call waits for the disk (commits are unsynced and checkpoints run
-/// apart), so one takes tens of microseconds, less than the round trip to the blocking pool,
-/// which on a virtual machine wakes a thread on another CPU each way.
+/// the blocking pool. Bus calls do not wait for the disk (commits are unsynced; checkpoints and
+/// log restarts happen in `checkpoint_loop`), so one takes tens of microseconds, less than the
+/// round trip to the blocking pool, which on a virtual machine wakes a thread on another CPU
+/// each way.
 async fn call<T: Send + 'static>(
     conn: &Arc<Mutex<Connection>>,
     op: &'static str,
@@ -274,20 +279,43 @@ async fn call<T: Send + 'static>(
 }
 
 /// Checkpoints the bus's write-ahead log every [`CHECKPOINT_EVERY`] (passive: it never waits
-/// for readers or writers), on the blocking pool, until the bus is dropped.
+/// for readers or writers), on the blocking pool, until the bus is dropped. After a checkpoint
+/// that moved the whole log, the first write restarts the log and syncs its new header: this
+/// task makes that write itself (a row in `bus_wal_restart`), so the sync happens here and not
+/// in a publish or claim on the caller's thread. An idle bus (no change since the last pass) is
+/// left alone.
 async fn checkpoint_loop(conn: std::sync::Weak<Mutex<Connection>>) {
+    let mut changes_seen: Option<i64> = None;
     loop {
         tokio::time::sleep(CHECKPOINT_EVERY).await;
         let Some(conn) = conn.upgrade() else {
             return;
         };
-        let done = tokio::task::spawn_blocking(move || {
+        let pass = tokio::task::spawn_blocking(move || -> rusqlite::Result<Option<i64>> {
             let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            let changes = |c: &Connection| c.query_row("SELECT total_changes()", [], |r| r.get(0));
+            if Some(changes(&conn)?) == changes_seen {
+                return Ok(changes_seen);
+            }
+            let (busy, log, moved): (i64, i64, i64) =
+                conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            if busy == 0 && log > 0 && log == moved {
+                conn.execute(
+                    "INSERT OR REPLACE INTO bus_wal_restart (id, at_ms) VALUES (1, ?1)",
+                    [now_ms()],
+                )?;
+            }
+            Ok(Some(changes(&conn)?))
         })
         .await;
-        if let Ok(Err(e)) = done {
-            tracing::warn!(error = %e, "checkpointing the embedded bus failed; retrying");
+        match pass {
+            Ok(Ok(seen)) => changes_seen = seen,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "checkpointing the embedded bus failed; retrying")
+            }
+            Err(e) => tracing::warn!(error = %e, "checkpointing the embedded bus failed; retrying"),
         }
     }
 }

@@ -41,12 +41,11 @@ pub struct SqliteDb {
 /// to the blocking pool.
 const ROW_READERS: usize = 2;
 
-/// A read-only connection to `path`.
-fn open_reader(path: &Path) -> Result<Connection, DbError> {
+/// A read-only connection to `path`, waiting up to `busy_timeout` for a lock.
+fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, DbError> {
     const OP: &str = "open";
     let conn = Connection::open(path).map_err(err(OP))?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(err(OP))?;
+    conn.busy_timeout(busy_timeout).map_err(err(OP))?;
     conn.pragma_update(None, "query_only", "ON")
         .map_err(err(OP))?;
     Ok(conn)
@@ -162,7 +161,7 @@ impl SqliteDb {
         let p = path.clone();
         let (reader, row_readers) = tokio::task::spawn_blocking(move || {
             let row_readers: Vec<Mutex<Connection>> = (0..ROW_READERS)
-                .map(|_| open_reader(&p).map(Mutex::new))
+                .map(|_| open_reader(&p, Duration::ZERO).map(Mutex::new))
                 .collect::<Result<_, _>>()?;
             let row_readers: [Mutex<Connection>; ROW_READERS] =
                 row_readers.try_into().map_err(|_| DbError::Corrupt {
@@ -170,7 +169,7 @@ impl SqliteDb {
                     op: "open",
                     message: "reader count".into(),
                 })?;
-            Ok::<_, DbError>((open_reader(&p)?, row_readers))
+            Ok::<_, DbError>((open_reader(&p, Duration::from_secs(10))?, row_readers))
         })
         .await
         .map_err(|e| DbError::backend(BACKEND, "open", e))??;
@@ -213,13 +212,15 @@ impl SqliteDb {
 
     /// Runs `f`, a read of one row by its key (a job's status, a client, a document's blob
     /// key), on the calling thread when a row reader is free, else like [`Self::call_read`].
-    /// Such a read takes tens of microseconds in WAL mode, never waits for a writer, and is
-    /// cheaper than the hand-off to the blocking pool and back: on a virtual machine each of
-    /// those wakes a thread on another CPU, and a status request paid two of them.
+    /// Such a read takes tens of microseconds in WAL mode and is cheaper than the hand-off to
+    /// the blocking pool and back: on a virtual machine each of those wakes a thread on another
+    /// CPU, and a status request paid two of them. The row readers never wait for a lock
+    /// (`busy_timeout` 0): a read that would (WAL recovery, another process's exclusive lock)
+    /// goes to the blocking pool, whose reader waits, instead of stalling this thread.
     async fn read_row<T: Send + 'static>(
         &self,
         op: &'static str,
-        f: impl FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        f: impl Fn(&mut Connection) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, DbError> {
         for reader in &self.row_readers {
             let mut conn = match reader.try_lock() {
@@ -228,10 +229,20 @@ impl SqliteDb {
                 Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
                 Err(std::sync::TryLockError::WouldBlock) => continue,
             };
-            return f(&mut conn);
+            match f(&mut conn) {
+                Err(e) if is_busy(&e) => break,
+                done => return done,
+            }
         }
         self.call_read(op, f).await
     }
+}
+
+/// Whether `e` is SQLite's "database is locked" (`SQLITE_BUSY`).
+fn is_busy(e: &DbError) -> bool {
+    matches!(e, DbError::Backend { source, .. }
+        if source.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DatabaseBusy))
 }
 
 /// Runs `f` on `conn` on the blocking pool.
@@ -268,10 +279,18 @@ fn unsynced<T>(
 ) -> Result<T, DbError> {
     c.pragma_update(None, "synchronous", "NORMAL")
         .map_err(err(op))?;
-    let result = f(c);
-    c.pragma_update(None, "synchronous", "FULL")
-        .map_err(err(op))?;
-    result
+    // Back to FULL however `f` ends, a panic included: the connection outlives it (the mutex
+    // is taken back from a poisoned state), and every later write must wait for the disk.
+    struct RestoreFull<'a>(&'a mut Connection);
+    impl Drop for RestoreFull<'_> {
+        fn drop(&mut self) {
+            if let Err(e) = self.0.pragma_update(None, "synchronous", "FULL") {
+                tracing::error!(error = %e, "cannot restore synchronous=FULL on the SQLite writer");
+            }
+        }
+    }
+    let guard = RestoreFull(c);
+    f(&mut *guard.0)
 }
 
 /// Puts every commit made so far on disk: `fdatasync` of the database's write-ahead log, on
@@ -410,7 +429,7 @@ impl Db for SqliteDb {
                 .query_row(
                     "SELECT client_id, tenant, secret_hash, scopes FROM oauth_clients
                      WHERE client_id = ?1",
-                    [client_id],
+                    [&client_id],
                     |r| {
                         Ok((
                             r.get::<_, String>(0)?,
