@@ -161,6 +161,17 @@ impl LayerCache {
     }
 }
 
+/// The guard of `mutex` if no one holds it, without waiting; a poisoned mutex is taken back.
+/// Both SQLite-backed adapters use it to run a short call on the caller's thread when their
+/// connection is free: a panic in an earlier call left nothing open (SQLite rolled it back).
+pub(crate) fn lock_if_free<T>(mutex: &std::sync::Mutex<T>) -> Option<std::sync::MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

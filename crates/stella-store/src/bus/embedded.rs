@@ -258,16 +258,9 @@ async fn call<T: Send + 'static>(
     stream: &str,
     f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
 ) -> Result<T, BusError> {
-    let f = match conn.try_lock() {
-        Ok(mut guard) => {
-            return f(&mut guard).map_err(|e| BusError::backend(BACKEND, op, stream, e));
-        }
-        // A panic in an earlier call left nothing open: SQLite rolled it back.
-        Err(std::sync::TryLockError::Poisoned(p)) => {
-            return f(&mut p.into_inner()).map_err(|e| BusError::backend(BACKEND, op, stream, e));
-        }
-        Err(std::sync::TryLockError::WouldBlock) => f,
-    };
+    if let Some(mut guard) = crate::lock_if_free(conn) {
+        return f(&mut guard).map_err(|e| BusError::backend(BACKEND, op, stream, e));
+    }
     let conn = Arc::clone(conn);
     tokio::task::spawn_blocking(move || {
         let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
@@ -310,11 +303,11 @@ async fn checkpoint_loop(conn: std::sync::Weak<Mutex<Connection>>) {
             Ok(Some(changes(&conn)?))
         })
         .await;
-        match pass {
-            Ok(Ok(seen)) => changes_seen = seen,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "checkpointing the embedded bus failed; retrying")
-            }
+        match pass
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            Ok(seen) => changes_seen = seen,
             Err(e) => tracing::warn!(error = %e, "checkpointing the embedded bus failed; retrying"),
         }
     }

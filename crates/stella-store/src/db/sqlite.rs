@@ -33,7 +33,7 @@ pub struct SqliteDb {
     reader: Arc<Mutex<Connection>>,
     /// Connections for reads of one row by key, run on the calling thread (see
     /// [`SqliteDb::read_row`]).
-    row_readers: [Mutex<Connection>; ROW_READERS],
+    row_readers: Vec<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -149,7 +149,7 @@ impl SqliteDb {
             conn.pragma_update(None, "foreign_keys", "ON")
                 .map_err(err(OP))?;
             // Every commit waits for the disk (an acknowledged job survives a power cut),
-            // spelled out because `mark_event_published` switches it off for one statement.
+            // spelled out because `unsynced` switches it off for one write at a time.
             conn.pragma_update(None, "synchronous", "FULL")
                 .map_err(err(OP))?;
             Ok(conn)
@@ -160,15 +160,9 @@ impl SqliteDb {
         call_on(&conn, "migrate", |c| migrate(c, super::SQLITE_MIGRATIONS)).await?;
         let p = path.clone();
         let (reader, row_readers) = tokio::task::spawn_blocking(move || {
-            let row_readers: Vec<Mutex<Connection>> = (0..ROW_READERS)
+            let row_readers = (0..ROW_READERS)
                 .map(|_| open_reader(&p, Duration::ZERO).map(Mutex::new))
-                .collect::<Result<_, _>>()?;
-            let row_readers: [Mutex<Connection>; ROW_READERS] =
-                row_readers.try_into().map_err(|_| DbError::Corrupt {
-                    backend: BACKEND,
-                    op: "open",
-                    message: "reader count".into(),
-                })?;
+                .collect::<Result<Vec<_>, _>>()?;
             Ok::<_, DbError>((open_reader(&p, Duration::from_secs(10))?, row_readers))
         })
         .await
@@ -223,11 +217,8 @@ impl SqliteDb {
         f: impl Fn(&mut Connection) -> Result<T, DbError> + Send + 'static,
     ) -> Result<T, DbError> {
         for reader in &self.row_readers {
-            let mut conn = match reader.try_lock() {
-                Ok(conn) => conn,
-                // A panic in an earlier read left nothing open: SQLite rolled it back.
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => continue,
+            let Some(mut conn) = crate::lock_if_free(reader) else {
+                continue;
             };
             match f(&mut conn) {
                 Err(e) if is_busy(&e) => break,
