@@ -278,6 +278,17 @@ impl Bus for NatsBus {
             .subscribe(stream.to_string())
             .await
             .map_err(|e| BusError::backend(BACKEND, "tail", stream, e))?;
+        // `subscribe` returns once SUB is queued, not once the server has it, so a publish
+        // from another connection could still overtake it and be missed. The server handles a
+        // connection's commands in order: a round trip after SUB (a request to a subject
+        // nobody serves, which the server answers "no responders") means the subscription is
+        // in place when `tail` returns.
+        let probe = format!("_stella.tail-ready.{}", uuid::Uuid::new_v4().simple());
+        match self.client.request(probe, bytes::Bytes::new()).await {
+            Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+            Ok(_) => {}
+            Err(e) => return Err(BusError::backend(BACKEND, "tail", stream, e)),
+        }
         Ok(Tail::new(Box::pin(subscriber.map(|m| m.payload))))
     }
 
