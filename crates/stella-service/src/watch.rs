@@ -5,7 +5,8 @@
 //! nothing from the real consumers) and wakes the requests waiting on that job. The event only
 //! says "look again": a waiting request re-reads the job from the Db, which stays the source of
 //! truth, and also re-reads it every [`RECHECK`] in case a tail missed an event across a
-//! reconnect. A client that long-polls sees a finished scan within a millisecond or so instead
+//! reconnect. A worker in the same process hands over the finished row itself
+//! ([`JobWatch::notify_finished`]), which the waiting request answers with as it is. A client that long-polls sees a finished scan within a millisecond or so instead
 //! of a poll interval later, and sends one request instead of many.
 
 use std::sync::Arc;
@@ -22,12 +23,19 @@ use crate::EVENTS_STREAM;
 /// How often a waiting request re-reads its job without an event.
 pub const RECHECK: Duration = Duration::from_secs(1);
 
-/// Finished-job notices of one process: `(tenant, job id)` pairs, broadcast to every waiting
-/// request.
+/// Finished-job notices of one process, broadcast to every waiting request.
 #[derive(Clone)]
 pub struct JobWatch {
-    finished: broadcast::Sender<Arc<(String, String)>>,
+    finished: broadcast::Sender<Arc<Finished>>,
     recheck: Duration,
+}
+
+/// One job finished: which, and its row when the notice comes from the worker that finished
+/// it (an event from the bus only names the job).
+struct Finished {
+    tenant: String,
+    id: String,
+    job: Option<Job>,
 }
 
 /// The part of the event envelope a watch reads.
@@ -60,7 +68,11 @@ impl JobWatch {
                         while let Some(message) = tail.next().await {
                             // Other kinds or versions of events are not this watch's business.
                             if let Ok(e) = serde_json::from_slice::<Event>(&message) {
-                                let _ = tx.send(Arc::new((e.tenant, e.payload.scan_id)));
+                                let _ = tx.send(Arc::new(Finished {
+                                    tenant: e.tenant,
+                                    id: e.payload.scan_id,
+                                    job: None,
+                                }));
                             }
                         }
                     }
@@ -72,17 +84,22 @@ impl JobWatch {
         watch
     }
 
-    /// Wakes the requests waiting on `(tenant, id)`, as its event would: for a worker in this
-    /// process, which knows of the finish before the event has gone round the bus.
-    pub fn notify_finished(&self, tenant: &str, id: &str) {
-        let _ = self
-            .finished
-            .send(Arc::new((tenant.to_owned(), id.to_owned())));
+    /// Wakes the requests waiting on `job`, as its event would, and hands them the row: for a
+    /// worker in this process, which has the finished row (as the Db returned it from the
+    /// statement that finished the job) before the event has gone round the bus. The waiting
+    /// requests answer with it, without reading the Db again.
+    pub fn notify_finished(&self, job: &Job) {
+        let _ = self.finished.send(Arc::new(Finished {
+            tenant: job.tenant.clone(),
+            id: job.id.clone(),
+            job: Some(job.clone()),
+        }));
     }
 
     /// Reads the job with `load` until it is finished or `wait` has passed, waking on its
     /// finished event; `None` when `load` finds no such job. Subscribes before the first read,
-    /// so an event between the read and the wait is not missed.
+    /// so an event between the read and the wait is not missed. A notice that hands over the
+    /// finished row ([`Self::notify_finished`]) is the answer, with no read after it.
     pub async fn wait_finished<F, Fut, E>(
         &self,
         tenant: &str,
@@ -94,21 +111,30 @@ impl JobWatch {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<Job>, E>>,
     {
+        let is_finished =
+            |job: &Job| matches!(job.status, JobStatus::Completed | JobStatus::Failed);
         let mut events = self.finished.subscribe();
         let deadline = Instant::now() + wait;
+        let mut handed_over: Option<Job> = None;
         loop {
-            let Some(job) = load().await? else {
-                return Ok(None);
+            let job = match handed_over.take() {
+                Some(job) => job,
+                None => match load().await? {
+                    Some(job) => job,
+                    None => return Ok(None),
+                },
             };
-            let finished = matches!(job.status, JobStatus::Completed | JobStatus::Failed);
-            if finished || Instant::now() >= deadline {
+            if is_finished(&job) || Instant::now() >= deadline {
                 return Ok(Some(job));
             }
             let recheck = deadline.min(Instant::now() + self.recheck);
             loop {
                 tokio::select! {
                     event = events.recv() => match event {
-                        Ok(e) if e.0 == tenant && e.1 == id => break,
+                        Ok(e) if e.tenant == tenant && e.id == id => {
+                            handed_over = e.job.clone().filter(is_finished);
+                            break;
+                        }
                         Ok(_) => continue,
                         // Too far behind to know: read the job again.
                         Err(broadcast::error::RecvError::Lagged(_)) => break,
@@ -224,6 +250,42 @@ mod tests {
         );
         // One read before the wait, one after the event: the other events read nothing.
         assert_eq!(reads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_row_is_the_answer_and_only_for_its_own_tenant() {
+        let (_dir, _bus, watch) = watch().await;
+        let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let notifier = {
+            let watch = watch.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                // The same id in another tenant wakes nothing.
+                let mut other = job("scan-1", JobStatus::Completed);
+                other.tenant = "globex".into();
+                watch.notify_finished(&other);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let mut done = job("scan-1", JobStatus::Completed);
+                done.summary = Some(serde_json::json!({"handed": "over"}));
+                watch.notify_finished(&done);
+            })
+        };
+        let got = watch
+            .wait_finished("acme", "scan-1", Duration::from_secs(30), || {
+                let reads = reads.clone();
+                async move {
+                    reads.fetch_add(1, Ordering::SeqCst);
+                    Ok::<_, std::convert::Infallible>(Some(job("scan-1", JobStatus::Running)))
+                }
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        notifier.await.unwrap();
+        assert_eq!(got.status, JobStatus::Completed);
+        assert_eq!(got.summary, Some(serde_json::json!({"handed": "over"})));
+        // The one read before the wait: the handed-over row needed none.
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]

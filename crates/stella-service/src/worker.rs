@@ -113,8 +113,25 @@ impl Worker {
     }
 
     /// Claims and runs jobs until `stop` turns true. Bus errors are retried with backoff (a
-    /// broker restart must not end the worker).
+    /// broker restart must not end the worker). A completed job's last steps (its disk sync,
+    /// its event, the ack) run beside the claim of the next job, and are waited for before
+    /// this returns.
     pub async fn run(self, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+        let worker = Arc::new(self);
+        let mut finishing = tokio::task::JoinSet::new();
+        worker.run_until(&mut stop, &mut finishing).await;
+        while let Some(finished) = finishing.join_next().await {
+            report_finish(finished);
+        }
+        tracing::info!(worker = %worker.name, "worker stopped");
+        Ok(())
+    }
+
+    async fn run_until(
+        self: &Arc<Self>,
+        stop: &mut watch::Receiver<bool>,
+        finishing: &mut tokio::task::JoinSet<(String, anyhow::Result<()>)>,
+    ) {
         let bus = self.ports.bus.clone();
         let mut backoff = Duration::from_millis(200);
         loop {
@@ -122,8 +139,8 @@ impl Worker {
                 Ok(()) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot create the worker group; retrying");
-                    if sleep_or_stop(&mut stop, backoff).await {
-                        return Ok(());
+                    if sleep_or_stop(stop, backoff).await {
+                        return;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
@@ -162,23 +179,32 @@ impl Worker {
                 Ok(deliveries) => {
                     backoff = Duration::from_millis(200);
                     for d in deliveries {
-                        if let Err(e) = self.handle(&d).await {
+                        match self.handle(&d).await {
+                            Ok(Some(rest)) => {
+                                let worker = Arc::clone(self);
+                                let job_id = rest.job.id.clone();
+                                finishing.spawn(async move { (job_id, worker.finish(rest).await) });
+                            }
+                            Ok(None) => {}
                             // Left unacked: reclaimed and retried after the lease.
-                            tracing::error!(message = %d.id, error = %e, "job handling failed");
+                            Err(e) => {
+                                tracing::error!(message = %d.id, error = %e, "job handling failed")
+                            }
                         }
+                    }
+                    while let Some(finished) = finishing.try_join_next() {
+                        report_finish(finished);
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming jobs failed; retrying");
-                    if sleep_or_stop(&mut stop, backoff).await {
+                    if sleep_or_stop(stop, backoff).await {
                         break;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
-        tracing::info!(worker = %self.name, "worker stopped");
-        Ok(())
     }
 
     /// Publishes again the jobs the Db says are waiting for longer than they should.
@@ -196,7 +222,9 @@ impl Worker {
         Ok(())
     }
 
-    async fn handle(&self, delivery: &Delivery) -> anyhow::Result<()> {
+    /// Runs the job of one delivery; what is left to do once it is completed (and long polls in
+    /// this process were told), or `None` when the delivery was settled here.
+    async fn handle(&self, delivery: &Delivery) -> anyhow::Result<Option<Finishing>> {
         let bus = &self.ports.bus;
         let msg: JobMessage = match serde_json::from_slice(&delivery.payload) {
             Ok(m) => m,
@@ -208,13 +236,14 @@ impl Worker {
                     &format!("not a job message: {e}"),
                 )
                 .await?;
-                return Ok(());
+                return Ok(None);
             }
         };
         // The usual case in one statement: the job is queued, this worker takes it and reads
         // it at once. Anything else is sorted out by `not_started`.
         let Some(mut job) = self.start(&msg.tenant, &msg.job_id).await? else {
-            return self.not_started(&msg, delivery).await;
+            self.not_started(&msg, delivery).await?;
+            return Ok(None);
         };
         let mut delay = Duration::from_secs(1);
         loop {
@@ -227,23 +256,31 @@ impl Worker {
             };
             heartbeat.abort();
             match (scanned, finished) {
-                (Ok(_), Some(Ok(completed))) => {
-                    // The event goes out before the ack: a worker dying in between leaves the
-                    // message pending, and its next delivery publishes what is still missing.
+                (Ok(built), Some(Ok(completed))) => {
                     let (Some(done), durable) = completed else {
                         // Not completed by this call: another worker took the job over, or a
                         // retry found its own earlier completion. Settle the message by what
                         // the Db says (publishing the event if nobody has).
-                        return self.not_started(&msg, delivery).await;
+                        self.not_started(&msg, delivery).await?;
+                        return Ok(None);
                     };
                     tracing::info!(job_id = %job.id, "scan completed");
                     // Long polls in this process may hear of it while the commit goes to
-                    // disk (they read what the Db shows); the world beyond only after.
+                    // disk (they answer with the row the Db returned); the world beyond only
+                    // after, in `finish`.
                     self.tell_local_watch(&done);
-                    durable.wait().await?;
-                    self.publish_event_once(&done).await?;
-                    bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;
-                    return Ok(());
+                    // Freeing the scan's documents and values (megabytes) takes about a
+                    // millisecond: not on this thread, which the long polls just woken and the
+                    // client's next request are waiting for.
+                    tokio::task::spawn_blocking(move || drop(built));
+                    // And the long polls answer before this thread claims the next job (the
+                    // embedded bus claims on the caller's thread).
+                    tokio::task::yield_now().await;
+                    return Ok(Some(Finishing {
+                        job: done,
+                        durable,
+                        delivery: delivery.clone(),
+                    }));
                 }
                 // The scan worked but the Db or the blob store stayed down: not the job's
                 // fault, so not a failed attempt. Left unacked, it is reclaimed after the lease.
@@ -253,18 +290,35 @@ impl Worker {
                     let error = format!("{e:#}");
                     tracing::warn!(job_id = %job.id, attempt = job.attempts, error = %error, "scan failed");
                     if job.attempts >= self.config.max_attempts {
-                        return self.give_up(&job, delivery, &error, job.attempts).await;
+                        self.give_up(&job, delivery, &error, job.attempts).await?;
+                        return Ok(None);
                     }
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                     match self.start(&job.tenant, &job.id).await? {
                         Some(again) => job = again,
                         // Another worker took it over while this one waited.
-                        None => return self.not_started(&msg, delivery).await,
+                        None => {
+                            self.not_started(&msg, delivery).await?;
+                            return Ok(None);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// The last steps of a job this worker completed: once the completion is on disk, its
+    /// event, then the ack. The event goes out before the ack: a worker dying in between leaves
+    /// the message pending, and its next delivery publishes what is still missing.
+    async fn finish(&self, rest: Finishing) -> anyhow::Result<()> {
+        rest.durable.wait().await?;
+        self.publish_event_once(&rest.job).await?;
+        self.ports
+            .bus
+            .ack(JOBS_STREAM, WORKERS_GROUP, &rest.delivery)
+            .await?;
+        Ok(())
     }
 
     /// Takes the job under a fresh lease, counting an attempt; `None` when it cannot be taken.
@@ -333,7 +387,7 @@ impl Worker {
     /// bus (the event still follows, for every other process).
     fn tell_local_watch(&self, job: &Job) {
         if let Some(watch) = &self.local_watch {
-            watch.notify_finished(&job.tenant, &job.id);
+            watch.notify_finished(job);
         }
     }
 
@@ -515,6 +569,25 @@ impl Worker {
             .publish(EVENTS_STREAM, event.to_string().as_bytes())
             .await?;
         Ok(())
+    }
+}
+
+/// What is left of a job this worker completed: see [`Worker::finish`].
+struct Finishing {
+    job: Job,
+    durable: Durable,
+    delivery: Delivery,
+}
+
+/// Logs a [`Worker::finish`] that failed: its message stays pending, and is reclaimed after the
+/// lease and settled then (the event published if it still is not).
+fn report_finish(finished: Result<(String, anyhow::Result<()>), tokio::task::JoinError>) {
+    match finished {
+        Ok((_, Ok(()))) => {}
+        Ok((job_id, Err(e))) => {
+            tracing::error!(%job_id, error = %format!("{e:#}"), "finishing a completed job failed")
+        }
+        Err(e) => tracing::error!(error = %e, "finishing a completed job panicked"),
     }
 }
 

@@ -711,6 +711,84 @@ conformance!(
     a_jobs_event_is_marked_published_once,
 );
 
+/// On PostgreSQL a visible write commits without waiting for the disk, and its `Durable` must
+/// not resolve before the server's log is on disk past every commit made before it. The test
+/// makes such an unsynced commit of its own (on a connection with `synchronous_commit = off`),
+/// reads the log position after it, then makes a visible write and waits for it: the flushed
+/// position must have passed the one read. (The server's own log writer flushes only every
+/// 200 ms; a wait that did not flush the log would leave it behind.)
+#[tokio::test]
+async fn postgres_a_waited_for_visible_write_flushes_the_log() {
+    run(
+        Backend::Postgres,
+        |db: Arc<dyn Db>, url: String| async move {
+            let unsynced = format!("{url}?options=-c%20synchronous_commit%3Doff");
+            let (own, connection) = tokio_postgres::connect(&unsynced, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            own.batch_execute("CREATE TABLE marks (n INTEGER)")
+                .await
+                .unwrap();
+            let commit_unsynced = |n: i32| {
+                let own = &own;
+                async move {
+                    own.execute("INSERT INTO marks VALUES ($1)", &[&n])
+                        .await
+                        .unwrap();
+                    let row = own
+                        .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
+                        .await
+                        .unwrap();
+                    row.get::<_, String>(0)
+                }
+            };
+            let flushed_past = |lsn: String| {
+                let own = &own;
+                async move {
+                    own.query_one(
+                        "SELECT pg_current_wal_flush_lsn() >= $1::text::pg_lsn",
+                        &[&lsn],
+                    )
+                    .await
+                    .unwrap()
+                    .get::<_, bool>(0)
+                }
+            };
+            tenants(&*db).await;
+            for i in 0..10 {
+                let id = format!("scan-{i}");
+                let lsn = commit_unsynced(i).await;
+                let (_, durable) = db
+                    .insert_job_visible("tenant-a", &new_job(&id, None))
+                    .await
+                    .unwrap();
+                durable.wait().await.unwrap();
+                assert!(
+                    flushed_past(lsn.clone()).await,
+                    "insert {i}: log not flushed past {lsn}"
+                );
+                db.start_job("tenant-a", &id, "w1", lease(), 3)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                let lsn = commit_unsynced(i).await;
+                let (done, durable) = db
+                    .complete_job_visible("tenant-a", &id, "w1", &json!({}))
+                    .await
+                    .unwrap();
+                assert!(done.is_some());
+                durable.wait().await.unwrap();
+                assert!(
+                    flushed_past(lsn.clone()).await,
+                    "completion {i}: log not flushed past {lsn}"
+                );
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn unsupported_urls_are_refused_without_echoing_secrets() {
     let err = open_db("mysql://root:hunter2@db/x").await.err().unwrap();

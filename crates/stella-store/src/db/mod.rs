@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 /// A disk sync under way for a write that is already visible ([`Db::insert_job_visible`]).
 /// The sync runs whether or not anyone waits for it.
 #[must_use = "wait for it before acknowledging the write"]
-pub struct Durable(Option<tokio::task::JoinHandle<Result<(), DbError>>>);
+pub struct Durable(Option<(&'static str, tokio::task::JoinHandle<Result<(), DbError>>)>);
 
 impl Durable {
     /// Nothing to wait for: the write was on disk when it returned.
@@ -33,13 +33,21 @@ impl Durable {
         Durable(None)
     }
 
+    /// The sync of `backend` running as `sync` (a task or a blocking-pool job).
+    pub(crate) fn running(
+        backend: &'static str,
+        sync: tokio::task::JoinHandle<Result<(), DbError>>,
+    ) -> Self {
+        Durable(Some((backend, sync)))
+    }
+
     /// Waits until the write is on disk.
     pub async fn wait(self) -> Result<(), DbError> {
         match self.0 {
             None => Ok(()),
-            Some(sync) => sync
+            Some((backend, sync)) => sync
                 .await
-                .map_err(|e| DbError::backend("sqlite", "sync", e))?,
+                .map_err(|e| DbError::backend(backend, "sync", e))?,
         }
     }
 }
@@ -207,7 +215,7 @@ pub trait Db: Send + Sync {
     /// [`Db::insert_job`] that answers once the job is visible to every connection, with the
     /// [`Durable`] to wait on before telling anyone it was accepted. The job can be published
     /// while the disk sync runs, so a worker need not wait for it. Adapters whose commits are
-    /// on disk when they return (PostgreSQL) answer with [`Durable::done`].
+    /// always on disk when they return answer with [`Durable::done`].
     async fn insert_job_visible(
         &self,
         tenant: &str,
@@ -256,7 +264,7 @@ pub trait Db: Send + Sync {
     ) -> Result<Option<Job>, DbError>;
     /// [`Db::complete_job`] that answers once the completion is visible to every connection,
     /// with the [`Durable`] to wait on before telling the world beyond this process. Adapters
-    /// whose commits are on disk when they return (PostgreSQL) answer with [`Durable::done`].
+    /// whose commits are always on disk when they return answer with [`Durable::done`].
     async fn complete_job_visible(
         &self,
         tenant: &str,

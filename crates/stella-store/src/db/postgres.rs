@@ -3,21 +3,40 @@
 //! Why not sqlx: the workspace links SQLite through rusqlite, and tokio-postgres is the smaller
 //! dependency for a handful of static queries. The pool reconnects on its own, so a database
 //! restart costs the calls in flight, not the process.
+//!
+//! On the scan's hot path: every statement is prepared once per connection (one round trip
+//! per call), a scan's packages and findings go in as arrays (one statement each, not one per
+//! row), and the writes that may be lost in a crash of the server, or are made durable apart
+//! (an inserted or completed job: [`Db::insert_job_visible`]), commit without waiting for the
+//! disk on a second pool of connections.
 
 use super::{
-    Db, DbError, FindingRow, Job, JobStatus, Migration, NewJob, OAuthClient, PackageRow,
+    Db, DbError, Durable, FindingRow, Job, JobStatus, Migration, NewJob, OAuthClient, PackageRow,
     SbomDocument, decode_cursor, encode_cursor, now_micros, page_limit, truncate_micros,
 };
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use time::OffsetDateTime;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 const BACKEND: &str = "postgres";
 
 pub struct PostgresDb {
     pool: Pool,
+    /// Connections whose commits do not wait for the disk (`synchronous_commit = off`), for
+    /// writes whose loss in a crash of the server is harmless (taking a job, a lease renewal,
+    /// recording a published event) or that are made durable apart (see [`FLUSH_WAL`]).
+    /// `None` when the server refused [`FLUSH_WAL`]: every write then waits for the disk.
+    relaxed: Option<Pool>,
 }
+
+/// A transaction that writes a record to the write-ahead log (a logical-decoding message,
+/// which any role may emit) and commits with the default `synchronous_commit = on`: its commit
+/// flushes the log up to itself, and so past every commit made before it on any connection.
+/// This is how a commit made without waiting for the disk is waited for later. (A transaction
+/// that writes nothing, such as `SELECT txid_current()`, commits without a flush.)
+const FLUSH_WAL: &str = "SELECT pg_logical_emit_message(true, 'stella.durable', '')";
 
 fn err(op: &'static str) -> impl FnOnce(tokio_postgres::Error) -> DbError {
     move |e| DbError::backend(BACKEND, op, e)
@@ -35,6 +54,29 @@ impl PostgresDb {
     /// Connects (the URL is parsed by tokio-postgres; it is never logged) and migrates.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
         let config: tokio_postgres::Config = url.parse().map_err(err("parse url"))?;
+        let mut relaxed_config = config.clone();
+        let options = match config.get_options() {
+            Some(o) => format!("{o} -c synchronous_commit=off"),
+            None => "-c synchronous_commit=off".to_owned(),
+        };
+        relaxed_config.options(&options);
+        let pool = Self::pool(config, 16)?;
+        let mut db = PostgresDb {
+            pool,
+            relaxed: None,
+        };
+        db.migrate(super::POSTGRES_MIGRATIONS).await?;
+        match Self::flush_wal(&db.pool).await {
+            Ok(()) => db.relaxed = Some(Self::pool(relaxed_config, 8)?),
+            Err(e) => tracing::info!(
+                error = %e,
+                "PostgreSQL refused a log flush by message; every write will wait for the disk"
+            ),
+        }
+        Ok(db)
+    }
+
+    fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, DbError> {
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -42,17 +84,218 @@ impl PostgresDb {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = Pool::builder(manager)
-            .max_size(16)
+        Pool::builder(manager)
+            .max_size(size)
             .build()
-            .map_err(|e| DbError::backend(BACKEND, "build pool", e))?;
-        let db = PostgresDb { pool };
-        db.migrate(super::POSTGRES_MIGRATIONS).await?;
-        Ok(db)
+            .map_err(|e| DbError::backend(BACKEND, "build pool", e))
+    }
+
+    /// Waits until every commit made so far, on any connection, is on disk ([`FLUSH_WAL`]).
+    async fn flush_wal(pool: &Pool) -> Result<(), DbError> {
+        const OP: &str = "flush log";
+        let client = pool.get().await.map_err(pool_err(OP))?;
+        let statement = client.prepare_cached(FLUSH_WAL).await.map_err(err(OP))?;
+        client.execute(&statement, &[]).await.map_err(err(OP))?;
+        Ok(())
+    }
+
+    /// Starts [`Self::flush_wal`]: the [`Durable`] of the relaxed commits so far.
+    fn flush_wal_now(&self) -> Durable {
+        let pool = self.pool.clone();
+        Durable::running(
+            BACKEND,
+            tokio::spawn(async move { Self::flush_wal(&pool).await }),
+        )
+    }
+
+    /// [`Db::insert_job`] on a connection of `pool`.
+    async fn insert_job_on(pool: &Pool, tenant: &str, job: &NewJob) -> Result<Job, DbError> {
+        const OP: &str = "insert job";
+        // ON CONFLICT DO NOTHING covers both the idempotency index and the primary key; which
+        // one fired is told apart below.
+        let inserted = Self::query_opt_on(
+            pool,
+            OP,
+            &format!(
+                "INSERT INTO scan_jobs (tenant, id, image, sbom_format, idempotency_key,
+                        status, created_at, attempts)
+                     VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0)
+                     ON CONFLICT DO NOTHING
+                     RETURNING {JOB_COLUMNS}"
+            ),
+            &[
+                &tenant,
+                &job.id,
+                &job.image,
+                &job.sbom_format,
+                &job.idempotency_key,
+                &now_micros(),
+            ],
+        )
+        .await?;
+        if let Some(row) = inserted {
+            return job_from_row(&row);
+        }
+        if let Some(key) = &job.idempotency_key {
+            let existing = Self::query_opt_on(
+                pool,
+                OP,
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM scan_jobs
+                         WHERE tenant = $1 AND idempotency_key = $2"
+                ),
+                &[&tenant, key],
+            )
+            .await?;
+            if let Some(row) = existing {
+                return job_from_row(&row);
+            }
+        }
+        Err(DbError::JobExists {
+            backend: BACKEND,
+            op: OP,
+            id: job.id.clone(),
+        })
+    }
+
+    /// [`Db::complete_job`] on a connection of `pool`.
+    async fn complete_job_on(
+        pool: &Pool,
+        tenant: &str,
+        id: &str,
+        worker: &str,
+        summary: &serde_json::Value,
+    ) -> Result<Option<Job>, DbError> {
+        const OP: &str = "complete job";
+        let row = Self::query_opt_on(
+            pool,
+            OP,
+            &format!(
+                "UPDATE scan_jobs
+                     SET status = 'completed', summary = $4, finished_at = $5, lease_until = NULL
+                     WHERE tenant = $1 AND id = $2 AND status = 'running' AND worker = $3
+                     RETURNING {JOB_COLUMNS}"
+            ),
+            &[&tenant, &id, &worker, summary, &now_micros()],
+        )
+        .await?;
+        row.as_ref().map(job_from_row).transpose()
+    }
+
+    /// The relaxed pool when there is one, else the default one.
+    fn relaxed(&self) -> &Pool {
+        self.relaxed.as_ref().unwrap_or(&self.pool)
     }
 
     async fn client(&self, op: &'static str) -> Result<deadpool_postgres::Object, DbError> {
         self.pool.get().await.map_err(pool_err(op))
+    }
+
+    /// Runs `sql` on a pooled connection as a statement prepared once per connection
+    /// (deadpool's statement cache): a call is one round trip to the server, where a query
+    /// given as text is two (parse and describe, then bind and execute).
+    async fn query_opt(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, DbError> {
+        Self::query_opt_on(&self.pool, op, sql, params).await
+    }
+
+    /// As [`Self::query_opt`], on a connection of `pool`.
+    async fn query_opt_on(
+        pool: &Pool,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, DbError> {
+        let client = pool.get().await.map_err(pool_err(op))?;
+        let statement = client.prepare_cached(sql).await.map_err(err(op))?;
+        client.query_opt(&statement, params).await.map_err(err(op))
+    }
+
+    /// As [`Self::query_opt`], every row.
+    async fn query(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, DbError> {
+        let client = self.client(op).await?;
+        let statement = client.prepare_cached(sql).await.map_err(err(op))?;
+        client.query(&statement, params).await.map_err(err(op))
+    }
+
+    /// Replaces a job's rows in `table` (`packages` or `findings`: after tenant, job and
+    /// sequence number, three text `columns` and a JSON `payload`) in one transaction. The rows
+    /// go in as arrays (`INSERT … SELECT FROM UNNEST`), so storing a scan's hundreds of packages
+    /// is one round trip instead of one per row. `table` and `columns` are constants of this
+    /// file, never input.
+    async fn replace_rows<'a>(
+        &self,
+        op: &'static str,
+        table: &'static str,
+        columns: [&'static str; 3],
+        tenant: &str,
+        job: &str,
+        rows: impl Iterator<Item = ([&'a str; 3], &'a serde_json::Value)>,
+    ) -> Result<(), DbError> {
+        let (mut seq, mut text, mut payload) = (
+            Vec::<i32>::new(),
+            [Vec::new(), Vec::new(), Vec::new()],
+            Vec::new(),
+        );
+        for (i, (values, json)) in rows.enumerate() {
+            seq.push(i as i32);
+            for (column, value) in text.iter_mut().zip(values) {
+                column.push(value);
+            }
+            payload.push(json);
+        }
+        let [c1, c2, c3] = columns;
+        let delete = format!("DELETE FROM {table} WHERE tenant = $1 AND job_id = $2");
+        let insert = format!(
+            "INSERT INTO {table} (tenant, job_id, seq, {c1}, {c2}, {c3}, payload)
+             SELECT $1, $2, * FROM UNNEST($3::int4[], $4::text[], $5::text[], $6::text[],
+                                          $7::jsonb[])"
+        );
+        let mut client = self.client(op).await?;
+        let tx = client.transaction().await.map_err(err(op))?;
+        let delete = tx.prepare_cached(&delete).await.map_err(err(op))?;
+        let insert = tx.prepare_cached(&insert).await.map_err(err(op))?;
+        tx.execute(&delete, &[&tenant, &job])
+            .await
+            .map_err(err(op))?;
+        tx.execute(
+            &insert,
+            &[&tenant, &job, &seq, &text[0], &text[1], &text[2], &payload],
+        )
+        .await
+        .map_err(err(op))?;
+        tx.commit().await.map_err(err(op))
+    }
+
+    /// As [`Self::query_opt`], the number of rows changed.
+    async fn execute(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, DbError> {
+        Self::execute_on(&self.pool, op, sql, params).await
+    }
+
+    /// As [`Self::execute`], on a connection of `pool`.
+    async fn execute_on(
+        pool: &Pool,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, DbError> {
+        let client = pool.get().await.map_err(pool_err(op))?;
+        let statement = client.prepare_cached(sql).await.map_err(err(op))?;
+        client.execute(&statement, params).await.map_err(err(op))
     }
 
     /// Applies pending migrations in one transaction under an advisory lock, so two processes
@@ -132,14 +375,12 @@ impl Db for PostgresDb {
 
     async fn create_tenant(&self, tenant: &str) -> Result<(), DbError> {
         const OP: &str = "create tenant";
-        self.client(OP)
-            .await?
-            .execute(
-                "INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&tenant, &now_micros()],
-            )
-            .await
-            .map_err(err(OP))?;
+        self.execute(
+            OP,
+            "INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&tenant, &now_micros()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -152,33 +393,29 @@ impl Db for PostgresDb {
     ) -> Result<(), DbError> {
         const OP: &str = "create client";
         let scopes = serde_json::json!(scopes);
-        self.client(OP)
-            .await?
-            .execute(
-                "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, created_at)
+        self.execute(
+            OP,
+            "INSERT INTO oauth_clients (client_id, tenant, secret_hash, scopes, created_at)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (client_id) DO UPDATE
                  SET secret_hash = EXCLUDED.secret_hash, scopes = EXCLUDED.scopes
                  WHERE oauth_clients.tenant = EXCLUDED.tenant",
-                &[&client_id, &tenant, &secret_hash, &scopes, &now_micros()],
-            )
-            .await
-            .map_err(err(OP))?;
+            &[&client_id, &tenant, &secret_hash, &scopes, &now_micros()],
+        )
+        .await?;
         Ok(())
     }
 
     async fn get_client(&self, client_id: &str) -> Result<Option<OAuthClient>, DbError> {
         const OP: &str = "get client";
         let row = self
-            .client(OP)
-            .await?
             .query_opt(
+                OP,
                 "SELECT client_id, tenant, secret_hash, scopes FROM oauth_clients
                  WHERE client_id = $1",
                 &[&client_id],
             )
-            .await
-            .map_err(err(OP))?;
+            .await?;
         row.map(|row| {
             let scopes: serde_json::Value = row.get("scopes");
             Ok(OAuthClient {
@@ -196,66 +433,30 @@ impl Db for PostgresDb {
     }
 
     async fn insert_job(&self, tenant: &str, job: &NewJob) -> Result<Job, DbError> {
-        const OP: &str = "insert job";
-        let client = self.client(OP).await?;
-        // ON CONFLICT DO NOTHING covers both the idempotency index and the primary key; which
-        // one fired is told apart below.
-        let inserted = client
-            .query_opt(
-                &format!(
-                    "INSERT INTO scan_jobs (tenant, id, image, sbom_format, idempotency_key,
-                        status, created_at, attempts)
-                     VALUES ($1, $2, $3, $4, $5, 'queued', $6, 0)
-                     ON CONFLICT DO NOTHING
-                     RETURNING {JOB_COLUMNS}"
-                ),
-                &[
-                    &tenant,
-                    &job.id,
-                    &job.image,
-                    &job.sbom_format,
-                    &job.idempotency_key,
-                    &now_micros(),
-                ],
-            )
-            .await
-            .map_err(err(OP))?;
-        if let Some(row) = inserted {
-            return job_from_row(&row);
+        Self::insert_job_on(&self.pool, tenant, job).await
+    }
+
+    async fn insert_job_visible(
+        &self,
+        tenant: &str,
+        job: &NewJob,
+    ) -> Result<(Job, Durable), DbError> {
+        if self.relaxed.is_none() {
+            return Ok((self.insert_job(tenant, job).await?, Durable::done()));
         }
-        if let Some(key) = &job.idempotency_key {
-            let existing = client
-                .query_opt(
-                    &format!(
-                        "SELECT {JOB_COLUMNS} FROM scan_jobs
-                         WHERE tenant = $1 AND idempotency_key = $2"
-                    ),
-                    &[&tenant, key],
-                )
-                .await
-                .map_err(err(OP))?;
-            if let Some(row) = existing {
-                return job_from_row(&row);
-            }
-        }
-        Err(DbError::JobExists {
-            backend: BACKEND,
-            op: OP,
-            id: job.id.clone(),
-        })
+        let job = Self::insert_job_on(self.relaxed(), tenant, job).await?;
+        Ok((job, self.flush_wal_now()))
     }
 
     async fn get_job(&self, tenant: &str, id: &str) -> Result<Option<Job>, DbError> {
         const OP: &str = "get job";
         let row = self
-            .client(OP)
-            .await?
             .query_opt(
+                OP,
                 &format!("SELECT {JOB_COLUMNS} FROM scan_jobs WHERE tenant = $1 AND id = $2"),
                 &[&tenant, &id],
             )
-            .await
-            .map_err(err(OP))?;
+            .await?;
         row.as_ref().map(job_from_row).transpose()
     }
 
@@ -268,31 +469,30 @@ impl Db for PostgresDb {
         const OP: &str = "list jobs";
         let limit = page_limit(limit);
         let fetch = limit + 1;
-        let client = self.client(OP).await?;
         let rows = match cursor {
-            None => client
-                .query(
+            None => {
+                self.query(
+                    OP,
                     &format!(
                         "SELECT {JOB_COLUMNS} FROM scan_jobs WHERE tenant = $1
                          ORDER BY created_at DESC, id DESC LIMIT $2"
                     ),
                     &[&tenant, &fetch],
                 )
-                .await
-                .map_err(err(OP))?,
+                .await?
+            }
             Some(cursor) => {
                 let (at, id) = decode_cursor(cursor)?;
-                client
-                    .query(
-                        &format!(
-                            "SELECT {JOB_COLUMNS} FROM scan_jobs
+                self.query(
+                    OP,
+                    &format!(
+                        "SELECT {JOB_COLUMNS} FROM scan_jobs
                              WHERE tenant = $1 AND (created_at, id) < ($2, $3)
                              ORDER BY created_at DESC, id DESC LIMIT $4"
-                        ),
-                        &[&tenant, &at, &id, &fetch],
-                    )
-                    .await
-                    .map_err(err(OP))?
+                    ),
+                    &[&tenant, &at, &id, &fetch],
+                )
+                .await?
             }
         };
         let mut jobs = rows
@@ -318,30 +518,29 @@ impl Db for PostgresDb {
     ) -> Result<Option<Job>, DbError> {
         const OP: &str = "start job";
         let now = now_micros();
-        let row = self
-            .client(OP)
-            .await?
-            .query_opt(
-                &format!(
-                    "UPDATE scan_jobs
+        // Relaxed: a start lost in a crash of the server only makes the job run again.
+        let row = Self::query_opt_on(
+            self.relaxed(),
+            OP,
+            &format!(
+                "UPDATE scan_jobs
                      SET status = 'running', worker = $3, lease_until = $4,
                          started_at = COALESCE(started_at, $5), attempts = attempts + 1
                      WHERE tenant = $1 AND id = $2 AND attempts < $6
                        AND (status = 'queued'
                             OR (status = 'running' AND (worker = $3 OR lease_until < $5)))
                      RETURNING {JOB_COLUMNS}"
-                ),
-                &[
-                    &tenant,
-                    &id,
-                    &worker,
-                    &truncate_micros(lease_until),
-                    &now,
-                    &max_attempts,
-                ],
-            )
-            .await
-            .map_err(err(OP))?;
+            ),
+            &[
+                &tenant,
+                &id,
+                &worker,
+                &truncate_micros(lease_until),
+                &now,
+                &max_attempts,
+            ],
+        )
+        .await?;
         row.as_ref().map(job_from_row).transpose()
     }
 
@@ -353,16 +552,15 @@ impl Db for PostgresDb {
         lease_until: OffsetDateTime,
     ) -> Result<bool, DbError> {
         const OP: &str = "heartbeat";
-        let n = self
-            .client(OP)
-            .await?
-            .execute(
-                "UPDATE scan_jobs SET lease_until = $4
+        // Relaxed: a lost renewal at worst lets another worker take the job over.
+        let n = Self::execute_on(
+            self.relaxed(),
+            OP,
+            "UPDATE scan_jobs SET lease_until = $4
                  WHERE tenant = $1 AND id = $2 AND status = 'running' AND worker = $3",
-                &[&tenant, &id, &worker, &truncate_micros(lease_until)],
-            )
-            .await
-            .map_err(err(OP))?;
+            &[&tenant, &id, &worker, &truncate_micros(lease_until)],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -373,22 +571,22 @@ impl Db for PostgresDb {
         worker: &str,
         summary: &serde_json::Value,
     ) -> Result<Option<Job>, DbError> {
-        const OP: &str = "complete job";
-        let row = self
-            .client(OP)
-            .await?
-            .query_opt(
-                &format!(
-                    "UPDATE scan_jobs
-                     SET status = 'completed', summary = $4, finished_at = $5, lease_until = NULL
-                     WHERE tenant = $1 AND id = $2 AND status = 'running' AND worker = $3
-                     RETURNING {JOB_COLUMNS}"
-                ),
-                &[&tenant, &id, &worker, summary, &now_micros()],
-            )
-            .await
-            .map_err(err(OP))?;
-        row.as_ref().map(job_from_row).transpose()
+        Self::complete_job_on(&self.pool, tenant, id, worker, summary).await
+    }
+
+    async fn complete_job_visible(
+        &self,
+        tenant: &str,
+        id: &str,
+        worker: &str,
+        summary: &serde_json::Value,
+    ) -> Result<(Option<Job>, Durable), DbError> {
+        if self.relaxed.is_none() {
+            let done = self.complete_job(tenant, id, worker, summary).await?;
+            return Ok((done, Durable::done()));
+        }
+        let done = Self::complete_job_on(self.relaxed(), tenant, id, worker, summary).await?;
+        Ok((done, self.flush_wal_now()))
     }
 
     async fn fail_job(
@@ -400,17 +598,15 @@ impl Db for PostgresDb {
     ) -> Result<bool, DbError> {
         const OP: &str = "fail job";
         let n = self
-            .client(OP)
-            .await?
             .execute(
+                OP,
                 "UPDATE scan_jobs
                  SET status = 'failed', error = $3, attempts = $4, finished_at = $5,
                      lease_until = NULL
                  WHERE tenant = $1 AND id = $2 AND status IN ('queued', 'running')",
                 &[&tenant, &id, &error, &attempts, &now_micros()],
             )
-            .await
-            .map_err(err(OP))?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -421,9 +617,8 @@ impl Db for PostgresDb {
     ) -> Result<Vec<Job>, DbError> {
         const OP: &str = "list stale jobs";
         let rows = self
-            .client(OP)
-            .await?
             .query(
+                OP,
                 &format!(
                     "SELECT {JOB_COLUMNS} FROM scan_jobs
                      WHERE (status = 'queued' AND created_at < $1)
@@ -432,24 +627,22 @@ impl Db for PostgresDb {
                 ),
                 &[&truncate_micros(stale_before), &page_limit(limit)],
             )
-            .await
-            .map_err(err(OP))?;
+            .await?;
         rows.iter().map(job_from_row).collect()
     }
 
     async fn mark_event_published(&self, tenant: &str, id: &str) -> Result<bool, DbError> {
         const OP: &str = "mark event published";
-        let n = self
-            .client(OP)
-            .await?
-            .execute(
-                "UPDATE scan_jobs SET event_published_at = $3
+        // Relaxed: a lost record only sends the event a second time, which consumers drop.
+        let n = Self::execute_on(
+            self.relaxed(),
+            OP,
+            "UPDATE scan_jobs SET event_published_at = $3
                  WHERE tenant = $1 AND id = $2 AND status IN ('completed', 'failed')
                    AND event_published_at IS NULL",
-                &[&tenant, &id, &now_micros()],
-            )
-            .await
-            .map_err(err(OP))?;
+            &[&tenant, &id, &now_micros()],
+        )
+        .await?;
         Ok(n == 1)
     }
 
@@ -462,17 +655,15 @@ impl Db for PostgresDb {
         digest: &str,
     ) -> Result<(), DbError> {
         const OP: &str = "put sbom document";
-        self.client(OP)
-            .await?
-            .execute(
-                "INSERT INTO sbom_documents (tenant, job_id, format, blob_key, digest)
+        self.execute(
+            OP,
+            "INSERT INTO sbom_documents (tenant, job_id, format, blob_key, digest)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (tenant, job_id, format)
                  DO UPDATE SET blob_key = EXCLUDED.blob_key, digest = EXCLUDED.digest",
-                &[&tenant, &job, &format, &blob_key, &digest],
-            )
-            .await
-            .map_err(err(OP))?;
+            &[&tenant, &job, &format, &blob_key, &digest],
+        )
+        .await?;
         Ok(())
     }
 
@@ -484,15 +675,13 @@ impl Db for PostgresDb {
     ) -> Result<Option<SbomDocument>, DbError> {
         const OP: &str = "get sbom document";
         let row = self
-            .client(OP)
-            .await?
             .query_opt(
+                OP,
                 "SELECT format, blob_key, digest FROM sbom_documents
                  WHERE tenant = $1 AND job_id = $2 AND format = $3",
                 &[&tenant, &job, &format],
             )
-            .await
-            .map_err(err(OP))?;
+            .await?;
         Ok(row.map(|r| SbomDocument {
             format: r.get(0),
             blob_key: r.get(1),
@@ -506,40 +695,18 @@ impl Db for PostgresDb {
         job: &str,
         rows: &[PackageRow],
     ) -> Result<(), DbError> {
-        const OP: &str = "put packages";
-        let mut client = self.client(OP).await?;
-        let tx = client.transaction().await.map_err(err(OP))?;
-        tx.execute(
-            "DELETE FROM packages WHERE tenant = $1 AND job_id = $2",
-            &[&tenant, &job],
+        let rows = rows
+            .iter()
+            .map(|r| ([r.purl.as_str(), &r.name, &r.version], &r.payload));
+        self.replace_rows(
+            "put packages",
+            "packages",
+            ["purl", "name", "version"],
+            tenant,
+            job,
+            rows,
         )
         .await
-        .map_err(err(OP))?;
-        let stmt = tx
-            .prepare(
-                "INSERT INTO packages (tenant, job_id, seq, purl, name, version, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .await
-            .map_err(err(OP))?;
-        for (seq, row) in rows.iter().enumerate() {
-            let seq = seq as i32;
-            tx.execute(
-                &stmt,
-                &[
-                    &tenant,
-                    &job,
-                    &seq,
-                    &row.purl,
-                    &row.name,
-                    &row.version,
-                    &row.payload,
-                ],
-            )
-            .await
-            .map_err(err(OP))?;
-        }
-        tx.commit().await.map_err(err(OP))
     }
 
     async fn put_findings(
@@ -548,54 +715,30 @@ impl Db for PostgresDb {
         job: &str,
         rows: &[FindingRow],
     ) -> Result<(), DbError> {
-        const OP: &str = "put findings";
-        let mut client = self.client(OP).await?;
-        let tx = client.transaction().await.map_err(err(OP))?;
-        tx.execute(
-            "DELETE FROM findings WHERE tenant = $1 AND job_id = $2",
-            &[&tenant, &job],
+        let rows = rows
+            .iter()
+            .map(|r| ([r.advisory_id.as_str(), &r.purl, &r.severity], &r.payload));
+        self.replace_rows(
+            "put findings",
+            "findings",
+            ["advisory_id", "purl", "severity"],
+            tenant,
+            job,
+            rows,
         )
         .await
-        .map_err(err(OP))?;
-        let stmt = tx
-            .prepare(
-                "INSERT INTO findings (tenant, job_id, seq, advisory_id, purl, severity, payload)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .await
-            .map_err(err(OP))?;
-        for (seq, row) in rows.iter().enumerate() {
-            let seq = seq as i32;
-            tx.execute(
-                &stmt,
-                &[
-                    &tenant,
-                    &job,
-                    &seq,
-                    &row.advisory_id,
-                    &row.purl,
-                    &row.severity,
-                    &row.payload,
-                ],
-            )
-            .await
-            .map_err(err(OP))?;
-        }
-        tx.commit().await.map_err(err(OP))
     }
 
     async fn get_findings(&self, tenant: &str, job: &str) -> Result<Vec<FindingRow>, DbError> {
         const OP: &str = "get findings";
         let rows = self
-            .client(OP)
-            .await?
             .query(
+                OP,
                 "SELECT advisory_id, purl, severity, payload FROM findings
                  WHERE tenant = $1 AND job_id = $2 ORDER BY seq",
                 &[&tenant, &job],
             )
-            .await
-            .map_err(err(OP))?;
+            .await?;
         Ok(rows
             .iter()
             .map(|r| FindingRow {

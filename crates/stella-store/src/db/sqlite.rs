@@ -201,7 +201,10 @@ impl SqliteDb {
     /// Starts [`sync_wal`] on the blocking pool: the [`Durable`] of the unsynced commits so far.
     fn sync_wal_now(&self) -> Durable {
         let path = self.path.clone();
-        Durable(Some(tokio::task::spawn_blocking(move || sync_wal(&path))))
+        Durable::running(
+            BACKEND,
+            tokio::task::spawn_blocking(move || sync_wal(&path)),
+        )
     }
 
     /// Runs `f`, a read of one row by its key (a job's status, a client, a document's blob
