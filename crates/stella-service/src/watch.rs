@@ -5,9 +5,11 @@
 //! nothing from the real consumers) and wakes the requests waiting on that job. The event only
 //! says "look again": a waiting request re-reads the job from the Db, which stays the source of
 //! truth, and also re-reads it every [`RECHECK`] in case a tail missed an event across a
-//! reconnect. A worker in the same process hands over the finished row itself
-//! ([`JobWatch::notify_finished`]), which the waiting request answers with as it is. A client that long-polls sees a finished scan within a millisecond or so instead
-//! of a poll interval later, and sends one request instead of many.
+//! reconnect. A worker in the same process hands over the finished row itself, as the Db
+//! returned it from the statement that finished the job ([`JobWatch::notify_finished`]), and
+//! the waiting request answers with that row. A client that long-polls sees a finished scan
+//! within a millisecond or so instead of a poll interval later, and sends one request instead
+//! of many.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,9 +10,12 @@
 //! expired), so an acknowledged job runs even when the broker lost its message (a Redis restart
 //! without persistence, a publish that failed after the insert). Duplicate messages are
 //! harmless: the Db's conditional updates let one worker complete a job, and a job's event goes
-//! out once, recorded with [`Db::mark_event_published`](stella_store::db::Db).
+//! out once, recorded with [`Db::mark_event_published`](stella_store::db::Db) (a second copy
+//! only when two deliveries of a finished job race in two workers, or a worker dies between
+//! the two steps; consumers drop it by its idempotency key). An event never goes out before the
+//! finished job is on disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +91,8 @@ pub struct Worker {
     index: IndexCache,
     /// The job watch of a scanner-web in this same process, told of a finished job directly.
     local_watch: Option<crate::watch::JobWatch>,
+    /// Jobs this worker completed whose last steps ([`Worker::finish`]) are still running.
+    finishing: std::sync::Mutex<HashSet<(String, String)>>,
 }
 
 /// The last loaded advisory index, replaced when the store's current snapshot changes.
@@ -102,6 +107,7 @@ impl Worker {
             name: format!("worker-{}", uuid::Uuid::new_v4().simple()),
             index: IndexCache::default(),
             local_watch: None,
+            finishing: Default::default(),
         }
     }
 
@@ -257,10 +263,13 @@ impl Worker {
             heartbeat.abort();
             match (scanned, finished) {
                 (Ok(built), Some(Ok(completed))) => {
-                    let (Some(done), durable) = completed else {
+                    let (done, durable) = completed;
+                    let Some(done) = done else {
                         // Not completed by this call: another worker took the job over, or a
                         // retry found its own earlier completion. Settle the message by what
-                        // the Db says (publishing the event if nobody has).
+                        // the Db says (publishing the event if nobody has, once the Db is on
+                        // disk).
+                        drop(durable);
                         self.not_started(&msg, delivery).await?;
                         return Ok(None);
                     };
@@ -276,6 +285,8 @@ impl Worker {
                     // And the long polls answer before this thread claims the next job (the
                     // embedded bus claims on the caller's thread).
                     tokio::task::yield_now().await;
+                    self.finishing_jobs()
+                        .insert((done.tenant.clone(), done.id.clone()));
                     return Ok(Some(Finishing {
                         job: done,
                         durable,
@@ -312,13 +323,24 @@ impl Worker {
     /// event, then the ack. The event goes out before the ack: a worker dying in between leaves
     /// the message pending, and its next delivery publishes what is still missing.
     async fn finish(&self, rest: Finishing) -> anyhow::Result<()> {
-        rest.durable.wait().await?;
-        self.publish_event_once(&rest.job).await?;
-        self.ports
-            .bus
-            .ack(JOBS_STREAM, WORKERS_GROUP, &rest.delivery)
-            .await?;
-        Ok(())
+        let done = async {
+            rest.durable.wait().await?;
+            self.publish_event_once(&rest.job).await?;
+            self.ports
+                .bus
+                .ack(JOBS_STREAM, WORKERS_GROUP, &rest.delivery)
+                .await?;
+            anyhow::Ok(())
+        }
+        .await;
+        self.finishing_jobs()
+            .remove(&(rest.job.tenant.clone(), rest.job.id.clone()));
+        done
+    }
+
+    /// The `(tenant, job)` pairs whose [`Worker::finish`] is under way.
+    fn finishing_jobs(&self) -> std::sync::MutexGuard<'_, HashSet<(String, String)>> {
+        self.finishing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes the job under a fresh lease, counting an attempt; `None` when it cannot be taken.
@@ -351,7 +373,15 @@ impl Worker {
             // from the sweeper): publish its event only if that never happened, and drop the
             // message.
             JobStatus::Completed | JobStatus::Failed => {
-                if !job.event_published {
+                // This worker's own `finish` of the job is under way and publishes the event:
+                // this copy of the message only goes.
+                let finishing = self
+                    .finishing_jobs()
+                    .contains(&(job.tenant.clone(), job.id.clone()));
+                if !job.event_published && !finishing {
+                    // The row may be a commit that is not on disk yet (a completion is visible
+                    // before its sync): the event waits for the disk as `finish`'s does.
+                    self.ports.db.flush().await?;
                     self.publish_event_once(&job).await?;
                 }
                 bus.ack(JOBS_STREAM, WORKERS_GROUP, delivery).await?;

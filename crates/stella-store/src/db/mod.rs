@@ -263,8 +263,11 @@ pub trait Db: Send + Sync {
         summary: &serde_json::Value,
     ) -> Result<Option<Job>, DbError>;
     /// [`Db::complete_job`] that answers once the completion is visible to every connection,
-    /// with the [`Durable`] to wait on before telling the world beyond this process. Adapters
-    /// whose commits are always on disk when they return answer with [`Durable::done`].
+    /// with the [`Durable`] to wait on before the job's event goes out or its message is
+    /// acknowledged. Readers see the completion from its commit, up to a disk sync before it is
+    /// on disk: a crash of the database inside that window (about a millisecond) makes the job
+    /// run again. Adapters whose commits are always on disk when they return answer with
+    /// [`Durable::done`].
     async fn complete_job_visible(
         &self,
         tenant: &str,
@@ -276,6 +279,12 @@ pub trait Db: Send + Sync {
             self.complete_job(tenant, id, worker, summary).await?,
             Durable::done(),
         ))
+    }
+    /// Waits until every write that returned before this call is on disk, for a caller that
+    /// read a row another writer may have committed without waiting for the disk (a finished
+    /// job whose event it is about to publish).
+    async fn flush(&self) -> Result<(), DbError> {
+        Ok(())
     }
     /// Marks a job that has not completed as failed with its error and attempt count.
     async fn fail_job(

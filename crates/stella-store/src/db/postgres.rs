@@ -27,7 +27,7 @@ pub struct PostgresDb {
     /// Connections whose commits do not wait for the disk (`synchronous_commit = off`), for
     /// writes whose loss in a crash of the server is harmless (taking a job, a lease renewal,
     /// recording a published event) or that are made durable apart (see [`FLUSH_WAL`]).
-    /// `None` when the server refused [`FLUSH_WAL`]: every write then waits for the disk.
+    /// `None` when they cannot be had (see `check_relaxed`): every write then waits for the disk.
     relaxed: Option<Pool>,
 }
 
@@ -60,20 +60,46 @@ impl PostgresDb {
             None => "-c synchronous_commit=off".to_owned(),
         };
         relaxed_config.options(&options);
-        let pool = Self::pool(config, 16)?;
+        // Sixteen connections in all, as one pool had before: the hot path's few writes on
+        // the relaxed ones, reads, artifacts and log flushes on the rest.
+        let pool = Self::pool(config, 12)?;
         let mut db = PostgresDb {
             pool,
             relaxed: None,
         };
         db.migrate(super::POSTGRES_MIGRATIONS).await?;
-        match Self::flush_wal(&db.pool).await {
-            Ok(()) => db.relaxed = Some(Self::pool(relaxed_config, 8)?),
+        let relaxed = Self::pool(relaxed_config, 4)?;
+        match Self::check_relaxed(&db.pool, &relaxed).await {
+            Ok(()) => db.relaxed = Some(relaxed),
             Err(e) => tracing::info!(
                 error = %e,
-                "PostgreSQL refused a log flush by message; every write will wait for the disk"
+                "PostgreSQL writes will all wait for the disk: unsynced commits are not available"
             ),
         }
         Ok(db)
+    }
+
+    /// Whether the relaxed pool can be used: its connections start (a proxy such as PgBouncer
+    /// may refuse the `options` startup parameter) with `synchronous_commit` off, and the server
+    /// lets this role flush the log by [`FLUSH_WAL`].
+    async fn check_relaxed(pool: &Pool, relaxed: &Pool) -> Result<(), DbError> {
+        const OP: &str = "check unsynced commits";
+        let client = relaxed.get().await.map_err(pool_err(OP))?;
+        let row = client
+            .query_one("SHOW synchronous_commit", &[])
+            .await
+            .map_err(err(OP))?;
+        let setting: String = row.get(0);
+        if setting != "off" {
+            return Err(DbError::backend(
+                BACKEND,
+                OP,
+                std::io::Error::other(format!(
+                    "synchronous_commit is {setting:?} on a connection that set it off"
+                )),
+            ));
+        }
+        Self::flush_wal(pool).await
     }
 
     fn pool(config: tokio_postgres::Config, size: usize) -> Result<Pool, DbError> {
@@ -587,6 +613,13 @@ impl Db for PostgresDb {
         }
         let done = Self::complete_job_on(self.relaxed(), tenant, id, worker, summary).await?;
         Ok((done, self.flush_wal_now()))
+    }
+
+    async fn flush(&self) -> Result<(), DbError> {
+        if self.relaxed.is_none() {
+            return Ok(());
+        }
+        Self::flush_wal(&self.pool).await
     }
 
     async fn fail_job(

@@ -692,6 +692,10 @@ impl Db for SqliteDb {
         Ok((job, self.sync_wal_now()))
     }
 
+    async fn flush(&self) -> Result<(), DbError> {
+        self.sync_wal_now().wait().await
+    }
+
     async fn fail_job(
         &self,
         tenant: &str,
