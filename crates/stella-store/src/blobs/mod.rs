@@ -8,7 +8,9 @@
 //! key from naming a file outside the store's directory.
 //!
 //! `put` is atomic in both adapters: LocalFileSystem writes a staging file and renames it, and an
-//! S3 PUT becomes visible whole or not at all. Readers never see half an object.
+//! S3 PUT becomes visible whole or not at all. Readers never see half an object. A put to the
+//! filesystem is also on disk when it returns (the file and the directories it created are
+//! fsynced).
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -191,7 +193,11 @@ pub fn open_blobs(
                 message: e.to_string(),
             })?
             // Leaves no empty directories behind after deletes.
-            .with_automatic_cleanup(true);
+            .with_automatic_cleanup(true)
+            // A put returns once the file, and every directory entry it created, is on disk:
+            // the worker completes a job (and acknowledges its message) after storing its
+            // artifacts, so a machine crash must not leave a completed job without its SBOM.
+            .with_fsync(true);
         return Ok(Arc::new(ObjectStoreBlobs {
             backend: "fs",
             store: Arc::new(store),
