@@ -136,7 +136,7 @@ impl Worker {
     async fn run_until(
         self: &Arc<Self>,
         stop: &mut watch::Receiver<bool>,
-        finishing: &mut tokio::task::JoinSet<(String, anyhow::Result<()>)>,
+        finishing: &mut tokio::task::JoinSet<()>,
     ) {
         let bus = self.ports.bus.clone();
         let mut backoff = Duration::from_millis(200);
@@ -188,8 +188,7 @@ impl Worker {
                         match self.handle(&d).await {
                             Ok(Some(rest)) => {
                                 let worker = Arc::clone(self);
-                                let job_id = rest.job.id.clone();
-                                finishing.spawn(async move { (job_id, worker.finish(rest).await) });
+                                finishing.spawn(async move { worker.finish(rest).await });
                             }
                             Ok(None) => {}
                             // Left unacked: reclaimed and retried after the lease.
@@ -321,8 +320,10 @@ impl Worker {
 
     /// The last steps of a job this worker completed: once the completion is on disk, its
     /// event, then the ack. The event goes out before the ack: a worker dying in between leaves
-    /// the message pending, and its next delivery publishes what is still missing.
-    async fn finish(&self, rest: Finishing) -> anyhow::Result<()> {
+    /// the message pending, and its next delivery publishes what is still missing. A failure
+    /// is logged here: the message stays pending, and is reclaimed after the lease and settled
+    /// then (the event published if it still is not).
+    async fn finish(&self, rest: Finishing) {
         let done = async {
             rest.durable.wait().await?;
             self.publish_event_once(&rest.job).await?;
@@ -335,7 +336,9 @@ impl Worker {
         .await;
         self.finishing_jobs()
             .remove(&(rest.job.tenant.clone(), rest.job.id.clone()));
-        done
+        if let Err(e) = done {
+            tracing::error!(job_id = %rest.job.id, error = %format!("{e:#}"), "finishing a completed job failed");
+        }
     }
 
     /// The `(tenant, job)` pairs whose [`Worker::finish`] is under way.
@@ -609,15 +612,10 @@ struct Finishing {
     delivery: Delivery,
 }
 
-/// Logs a [`Worker::finish`] that failed: its message stays pending, and is reclaimed after the
-/// lease and settled then (the event published if it still is not).
-fn report_finish(finished: Result<(String, anyhow::Result<()>), tokio::task::JoinError>) {
-    match finished {
-        Ok((_, Ok(()))) => {}
-        Ok((job_id, Err(e))) => {
-            tracing::error!(%job_id, error = %format!("{e:#}"), "finishing a completed job failed")
-        }
-        Err(e) => tracing::error!(error = %e, "finishing a completed job panicked"),
+/// Logs a [`Worker::finish`] task that panicked (one that failed logged it itself).
+fn report_finish(finished: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = finished {
+        tracing::error!(error = %e, "finishing a completed job panicked");
     }
 }
 
